@@ -1,0 +1,596 @@
+"""Streaming, byte-reproducible export files: JSONL + Parquet, split, dataset card and manifest.
+
+Pure (no Django). Rows arrive as iterators and leave in batches, so a million-row export never sits in
+memory. The train/eval split hashes (seed, group id), so it streams, is stable across runs and never puts
+one prompt or dialog on both sides. Nothing time-dependent is written unless the caller passes it in:
+same annotations + same parameters -> byte-identical files (pyarrow's `created_by` names its version, so
+identical bytes also assume the same pyarrow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from exports import pairs as P
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "eval")
+MANIFEST = "manifest.json"
+CARD = "README.md"
+SCORES_FILE = "scores.jsonl"
+
+# --------------------------------------------------------------------------------------------------------
+# Schemas (fixed and explicit: Parquet bytes must not depend on which values happen to be null)
+# --------------------------------------------------------------------------------------------------------
+
+MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+_CARRIED_FIELDS = [
+    ("group_id", pa.string()),
+    ("source_task", pa.string()),
+    ("strategy", pa.string()),
+    ("category", pa.string()),
+    ("item_id", pa.string()),
+    ("prompt_id", pa.string()),
+    ("dialog_id", pa.string()),
+    ("turn_index", pa.int32()),
+    ("annotators", pa.list_(pa.string())),
+]
+PREFERENCE_SCHEMA = pa.schema(
+    [
+        ("pair_id", pa.string()),
+        ("prompt", MESSAGES),
+        ("chosen", MESSAGES),
+        ("rejected", MESSAGES),
+        *_CARRIED_FIELDS,
+        ("chosen_id", pa.string()),
+        ("rejected_id", pa.string()),
+        ("chosen_model", pa.string()),
+        ("rejected_model", pa.string()),
+        ("chosen_is_custom", pa.bool_()),
+        ("reject_hardness", pa.string()),
+        ("chosen_score", pa.float64()),
+        ("rejected_score", pa.float64()),
+    ]
+)
+KTO_SCHEMA = pa.schema(
+    [
+        ("kto_id", pa.string()),
+        ("prompt", MESSAGES),
+        ("completion", MESSAGES),
+        ("label", pa.bool_()),
+        *_CARRIED_FIELDS,
+        ("response_id", pa.string()),
+        ("model", pa.string()),
+        ("is_custom", pa.bool_()),
+        ("reject_hardness", pa.string()),
+    ]
+)
+SFT_SCHEMA = pa.schema(
+    [
+        ("sft_id", pa.string()),
+        ("messages", MESSAGES),
+        *_CARRIED_FIELDS,
+        ("response_id", pa.string()),
+        ("model", pa.string()),
+        ("is_custom", pa.bool_()),
+    ]
+)
+
+
+def dumps_row(row: Mapping[str, Any]) -> str:
+    """The one JSON encoding of a row: sorted keys, real UTF-8 (Polish stays readable), one line."""
+    return json.dumps(row, ensure_ascii=False, sort_keys=True)
+
+
+def split_of(group_id: str, *, seed: int, eval_ratio: float) -> str:
+    """ "train" or "eval" from a hash of (seed, group): streaming, order-free, stable across machines."""
+    digest = hashlib.sha256(f"{seed}:{group_id}".encode()).digest()
+    return "eval" if int.from_bytes(digest[:8], "big") / 2**64 < eval_ratio else "train"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def describe_code_version(repo_dir: Path | None = None) -> str:
+    """`git describe --always --dirty --tags` of the code, or "unknown" outside a checkout."""
+    cwd = repo_dir or Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Writers
+# --------------------------------------------------------------------------------------------------------
+
+
+class SplitWriter:
+    """Writes `<stem>.train.jsonl`, `<stem>.eval.jsonl` and (optionally) their `.parquet` twins.
+
+    Parquet is buffered `batch_size` rows at a time per split; JSONL goes straight to the file. Files are
+    opened up front so an empty split still exists (with the schema) and the file set is always the same.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        *,
+        stem: str,
+        schema: pa.Schema,
+        seed: int,
+        eval_ratio: float,
+        parquet: bool = True,
+        batch_size: int = 1000,
+    ) -> None:
+        self.schema = schema
+        self.names = frozenset(schema.names)
+        self.seed, self.eval_ratio, self.batch_size = seed, eval_ratio, batch_size
+        self.paths: dict[str, Path] = {}
+        self.counts = dict.fromkeys(SPLITS, 0)
+        self._jsonl = {}
+        self._parquet: dict[str, pq.ParquetWriter] = {}
+        self._buffers: dict[str, list[Mapping[str, Any]]] = {s: [] for s in SPLITS}
+        for split in SPLITS:
+            path = out_dir / f"{stem}.{split}.jsonl"
+            self.paths[path.name] = path
+            self._jsonl[split] = path.open("w", encoding="utf-8", newline="\n")
+            if parquet:
+                ppath = out_dir / f"{stem}.{split}.parquet"
+                self.paths[ppath.name] = ppath
+                self._parquet[split] = pq.ParquetWriter(ppath, schema, compression="zstd")
+
+    def write(self, row: Mapping[str, Any]) -> str:
+        if row.keys() != self.names:
+            raise ValueError(f"row columns {sorted(row)} differ from the schema {sorted(self.names)}")
+        split = split_of(row["group_id"], seed=self.seed, eval_ratio=self.eval_ratio)
+        self._jsonl[split].write(dumps_row(row) + "\n")
+        self.counts[split] += 1
+        if self._parquet:
+            buffer = self._buffers[split]
+            buffer.append(row)
+            if len(buffer) >= self.batch_size:
+                self._flush(split)
+        return split
+
+    def write_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.write(row)
+
+    def _flush(self, split: str) -> None:
+        buffer = self._buffers[split]
+        if buffer and split in self._parquet:
+            self._parquet[split].write_table(pa.Table.from_pylist(buffer, schema=self.schema))
+        buffer.clear()
+
+    def close(self) -> None:
+        for split in SPLITS:
+            self._flush(split)
+            self._jsonl[split].close()
+            if split in self._parquet:
+                self._parquet[split].close()
+
+    def rows_of(self, file_name: str) -> int:
+        return self.counts[file_name.split(".")[1]]
+
+    def __enter__(self) -> SplitWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Table 1 counts and the dataset card
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Table1Counts:
+    """Counts in the shape of the paper's Table 1: per category rating/ranking prompts and pairs; dialogs."""
+
+    rating_prompts: dict[str, set[str]] = field(default_factory=dict)
+    rating_pairs: dict[str, int] = field(default_factory=dict)
+    ranking_prompts: dict[str, set[str]] = field(default_factory=dict)
+    ranking_pairs: dict[str, int] = field(default_factory=dict)
+    dialogs: int = 0
+    dialog_turns: int = 0
+    dialog_pairs: int = 0
+
+    def observe_item(self, *, source_task: str, category: str, prompt_id: str, n_pairs: int) -> None:
+        """Count a rating or ranking item; items that yield no pair are not training prompts."""
+        if n_pairs == 0:
+            return
+        prompts, pair_counts = (
+            (self.rating_prompts, self.rating_pairs)
+            if source_task == "rating"
+            else (self.ranking_prompts, self.ranking_pairs)
+        )
+        prompts.setdefault(category, set()).add(prompt_id)
+        pair_counts[category] = pair_counts.get(category, 0) + n_pairs
+
+    def observe_dialog(self, *, n_turns: int, n_pairs: int) -> None:
+        if n_pairs == 0:
+            return
+        self.dialogs += 1
+        self.dialog_turns += n_turns
+        self.dialog_pairs += n_pairs
+
+    def as_dict(self) -> dict[str, Any]:
+        categories = sorted(set(self.rating_pairs) | set(self.ranking_pairs))
+        return {
+            "single_turn": {
+                c: {
+                    "rating_prompts": len(self.rating_prompts.get(c, ())),
+                    "rating_pairs": self.rating_pairs.get(c, 0),
+                    "ranking_prompts": len(self.ranking_prompts.get(c, ())),
+                    "ranking_pairs": self.ranking_pairs.get(c, 0),
+                }
+                for c in categories
+            },
+            "dialogs": {
+                "dialogs": self.dialogs,
+                "turns": self.dialog_turns,
+                "pairs": self.dialog_pairs,
+                "mean_turns": round(self.dialog_turns / self.dialogs, 2) if self.dialogs else 0.0,
+            },
+        }
+
+
+def _cell(text: object) -> str:
+    """Markdown table cell: category names come from the database, so pipes and newlines are neutralized."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", " ")  # the paper's thin-space thousands: 10 497
+
+
+def render_table1(counts: Mapping[str, Any]) -> str:
+    """Markdown tables shaped like the paper's Table 1 (reference categories in paper order, then others)."""
+    single = counts["single_turn"]
+    reference = P.load_reference()["prompt_categories"]
+    known = {c["key"] for c in reference}
+    groups = [
+        ("Original prompts", [(c["key"], c["name"]) for c in reference if c["origin"] == "original"]),
+        ("Adapted prompts", [(c["key"], c["name"]) for c in reference if c["origin"] == "adapted"]),
+    ]
+    others = [(k, k) for k in sorted(single) if k not in known]
+    if others:
+        groups.append(("Other categories", others))
+    lines = [
+        "| Prompt type | Rating #prompts | Rating #pairs | Ranking #prompts | Ranking #pairs |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    totals = [0, 0, 0, 0]
+    zero = {"rating_prompts": 0, "rating_pairs": 0, "ranking_prompts": 0, "ranking_pairs": 0}
+    for title, rows in groups:
+        lines.append(f"| **{title}** | | | | |")
+        for key, name in rows:
+            row = single.get(key, zero)
+            values = [
+                row["rating_prompts"],
+                row["rating_pairs"],
+                row["ranking_prompts"],
+                row["ranking_pairs"],
+            ]
+            totals = [t + v for t, v in zip(totals, values, strict=True)]
+            lines.append(f"| {_cell(name)} | " + " | ".join(_n(v) for v in values) + " |")
+    lines.append("| **Total** | " + " | ".join(f"**{_n(v)}**" for v in totals) + " |")
+    d = counts["dialogs"]
+    lines += [
+        "",
+        "| Multi-turn dialogs | #dialogs | #turns | #pairs | mean #turns |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| Dialogs | {_n(d['dialogs'])} | {_n(d['turns'])} | {_n(d['pairs'])} | {d['mean_turns']:.2f} |",
+    ]
+    return "\n".join(lines)
+
+
+def render_dataset_card(
+    *,
+    title: str,
+    counts: Mapping[str, Any],
+    files: Mapping[str, Mapping[str, Any]],
+    parameters: Mapping[str, Any],
+    code_version: str,
+    language: str = "pl",
+) -> str:
+    """A Hugging Face style README.md: data-file configs in the YAML header, Table 1 counts, parameters."""
+    configs = []
+    for stem in ("preference", "kto", "sft"):
+        present = [s for s in SPLITS if f"{stem}.{s}.jsonl" in files]
+        if present:
+            configs.append(f"- config_name: {stem}\n  data_files:")
+            configs += [f"  - split: {s}\n    path: {stem}.{s}.jsonl" for s in present]
+    header = "\n".join(["---", f"language:\n- {language}", "configs:", *configs, "---"])
+    file_lines = ["| File | Rows |", "| --- | ---: |"]
+    file_lines += [f"| `{name}` | {_n(meta['rows'])} |" for name, meta in sorted(files.items())]
+    parameter_lines = [
+        f"- `{k}`: `{json.dumps(v, ensure_ascii=False)}`" for k, v in sorted(parameters.items())
+    ]
+    return "\n".join(
+        [
+            header,
+            "",
+            f"# {_cell(title)}",
+            "",
+            "Human preference data built along the PLLuM-Align workflow (rating, ranking and live dialogs),",
+            "in TRL's conversational format: `prompt` is a list of messages (dialog context included),",
+            "`chosen`/`rejected`/`completion` a single assistant message. KTO rows carry a boolean `label`,",
+            "SFT rows a `messages` list, `scores.jsonl` per-criterion mean ratings per response.",
+            "",
+            "## Counts (shape of the paper's Table 1)",
+            "",
+            render_table1(counts),
+            "",
+            "## Files",
+            "",
+            "The train/eval split is grouped by prompt (normalized first user message), so a prompt or a",
+            "dialog never appears on both sides. `manifest.json` lists every file with its SHA-256.",
+            "",
+            *file_lines,
+            "",
+            "## Parameters",
+            "",
+            *parameter_lines,
+            "",
+            f"Code version: `{_cell(code_version)}`",
+            "",
+        ]
+    )
+
+
+def write_manifest(
+    out_dir: Path,
+    *,
+    parameters: Mapping[str, Any],
+    counts: Mapping[str, Any],
+    rows: Mapping[str, int],
+    code_version: str,
+    created_at: str | None = None,
+) -> dict[str, Any]:
+    """manifest.json: parameters, counts, code version and the SHA-256, size and row count of every file."""
+    files = {}
+    for path in sorted(p for p in out_dir.iterdir() if p.is_file() and p.name != MANIFEST):
+        files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        if path.name in rows:
+            files[path.name]["rows"] = rows[path.name]
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "code_version": code_version,
+        "created_at": created_at,
+        "parameters": dict(parameters),
+        "counts": dict(counts),
+        "files": files,
+    }
+    text = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=2) + "\n"
+    (out_dir / MANIFEST).write_text(text, encoding="utf-8")
+    return manifest
+
+
+# --------------------------------------------------------------------------------------------------------
+# The whole export
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportParams:
+    """Everything that decides an export's bytes (recorded in the manifest and the card)."""
+
+    ranking_strategy: str = P.RankingStrategy.BEST_VS_WORST.value
+    dialog_strategy: str = P.DialogStrategy.ALL_TURNS_ALL_PAIRS.value
+    rating_threshold: float = field(default_factory=P.default_rating_threshold)
+    ranking_merge: str = P.RankingMerge.BORDA.value
+    rating_merge: str = P.RatingMerge.MEAN.value
+    seed: int = 0
+    eval_ratio: float = field(default_factory=P.default_eval_ratio)
+    keep_reject_hardness: tuple[str, ...] | None = None  # e.g. ("hard",); None keeps every pair
+    sft_cap_per_source: int | None = field(default_factory=P.default_sft_cap)
+    sft_capped_sources: tuple[str, ...] = field(default_factory=P.adapted_categories)
+    outputs: tuple[str, ...] = ("preference", "kto", "sft", "scores")
+    parquet: bool = True
+    batch_size: int = 1000  # Parquet row-group size: part of the bytes, hence a parameter
+    language: str = "pl"
+
+    def __post_init__(self) -> None:
+        P.RankingStrategy(self.ranking_strategy)
+        P.DialogStrategy(self.dialog_strategy)
+        P.RankingMerge(self.ranking_merge)
+        P.RatingMerge(self.rating_merge)
+        if not 0.0 <= self.eval_ratio < 1.0:
+            raise ValueError("eval_ratio must be in [0, 1)")
+        unknown = set(self.outputs) - {"preference", "kto", "sft", "scores"}
+        if unknown:
+            raise ValueError(f"unknown outputs: {sorted(unknown)}")
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("keep_reject_hardness", "sft_capped_sources", "outputs"):
+            out[key] = None if out[key] is None else list(out[key])
+        return out
+
+
+class _Null:
+    """Stands in for a writer of an output that was not requested."""
+
+    counts = dict.fromkeys(SPLITS, 0)
+    paths: dict[str, Path] = {}
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        return None
+
+    def write_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for _ in rows:
+            pass
+
+    def close(self) -> None:
+        return None
+
+
+def _keep(pair: Mapping[str, Any], params: ExportParams) -> bool:
+    return params.keep_reject_hardness is None or pair["reject_hardness"] in params.keep_reject_hardness
+
+
+def write_export(
+    out_dir: Path,
+    *,
+    ranking_items: Iterable[P.RankingItem] = (),
+    rating_items: Iterable[P.RatingItem] = (),
+    dialogs: Iterable[P.Dialog] = (),
+    params: ExportParams,
+    code_version: str,
+    title: str = "Preference Studio export",
+    created_at: str | None = None,
+) -> dict[str, Any]:
+    """Build every requested output in one pass over the items and return the manifest.
+
+    Iterate items in a stable order (e.g. by primary key): pair ids, KTO/SFT de-duplication and file order
+    follow it, and byte-identical rebuilds need it. `out_dir` must be new or empty so the manifest covers
+    exactly what was written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} is not empty")
+    want = set(params.outputs)
+    common = {
+        "seed": params.seed,
+        "eval_ratio": params.eval_ratio,
+        "parquet": params.parquet,
+        "batch_size": params.batch_size,
+    }
+
+    def split_writer(stem: str, schema: pa.Schema) -> SplitWriter | _Null:
+        return SplitWriter(out_dir, stem=stem, schema=schema, **common) if stem in want else _Null()
+
+    pref = split_writer("preference", PREFERENCE_SCHEMA)
+    kto = split_writer("kto", KTO_SCHEMA)
+    sft = split_writer("sft", SFT_SCHEMA)
+    sft_cap = P.SourceCap(
+        cap=params.sft_cap_per_source, capped_sources=params.sft_capped_sources, seed=params.seed
+    )
+    scores_path = out_dir / SCORES_FILE
+    scores_file = scores_path.open("w", encoding="utf-8", newline="\n") if "scores" in want else None
+    scores_rows = 0
+    table1 = Table1Counts()
+
+    def emit(rows: list[dict[str, Any]]) -> None:
+        pref.write_many(rows)
+        kto.write_many(P.kto_rows_from_pairs(rows))
+        for row in P.sft_rows_from_pairs(rows):
+            sft.write_many(sft_cap.push(row))
+
+    try:
+        for item in ranking_items:
+            rows = [
+                p
+                for p in P.pairs_from_ranking(
+                    item, strategy=params.ranking_strategy, seed=params.seed, merge=params.ranking_merge
+                )
+                if _keep(p, params)
+            ]
+            table1.observe_item(
+                source_task="ranking", category=item.category, prompt_id=item.prompt_id, n_pairs=len(rows)
+            )
+            emit(rows)
+        for item in rating_items:
+            rows = [
+                p
+                for p in P.pairs_from_rating(
+                    item, threshold=params.rating_threshold, merge=params.rating_merge
+                )
+                if _keep(p, params)
+            ]
+            table1.observe_item(
+                source_task="rating", category=item.category, prompt_id=item.prompt_id, n_pairs=len(rows)
+            )
+            emit(rows)
+            if scores_file is not None:
+                for row in P.rating_score_rows(item, merge=params.rating_merge):
+                    row["split"] = split_of(row["group_id"], seed=params.seed, eval_ratio=params.eval_ratio)
+                    scores_file.write(dumps_row(row) + "\n")
+                    scores_rows += 1
+        for dialog in dialogs:
+            rows = [
+                p
+                for p in P.pairs_from_dialog(dialog, strategy=params.dialog_strategy, seed=params.seed)
+                if _keep(p, params)
+            ]
+            table1.observe_dialog(n_turns=len(dialog.turns), n_pairs=len(rows))
+            emit(rows)
+        sft.write_many(sft_cap.finish())
+    finally:
+        for writer in (pref, kto, sft):
+            writer.close()
+        if scores_file is not None:
+            scores_file.close()
+
+    rows_per_file: dict[str, int] = {}
+    for writer in (pref, kto, sft):
+        for name in writer.paths:
+            rows_per_file[name] = writer.counts[name.split(".")[1]]
+    if scores_file is not None:
+        rows_per_file[SCORES_FILE] = scores_rows
+    counts = {
+        "table1": table1.as_dict(),
+        "splits": {
+            stem: dict(w.counts)
+            for stem, w in (("preference", pref), ("kto", kto), ("sft", sft))
+            if stem in want
+        },
+    }
+    if scores_file is not None:
+        counts["scores"] = scores_rows
+    parameters = params.as_dict()
+    files_for_card = {name: {"rows": n} for name, n in rows_per_file.items()}
+    card = render_dataset_card(
+        title=title,
+        counts=counts["table1"],
+        files=files_for_card,
+        parameters=parameters,
+        code_version=code_version,
+        language=params.language,
+    )
+    (out_dir / CARD).write_text(card, encoding="utf-8")
+    return write_manifest(
+        out_dir,
+        parameters=parameters,
+        counts=counts,
+        rows=rows_per_file,
+        code_version=code_version,
+        created_at=created_at,
+    )
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Read back a JSONL file row by row (tests, the exports preview, training sanity checks)."""
+    with Path(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)

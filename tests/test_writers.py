@@ -1,0 +1,253 @@
+"""Export files: reproducible bytes, leak-free split, manifest and dataset card. Pure: no database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from exports import pairs as P
+from exports import writers as W
+
+CRITERIA = P.criterion_keys()
+CATEGORIES = ("qa_polish", "generation", "polqa", "toxic")
+
+
+def _ranking_items(n: int) -> list[P.RankingItem]:
+    items = []
+    for i in range(n):
+        candidates = tuple(
+            P.Candidate(response_id=f"{i}{x}", text=f"odpowiedź {i}{x} — żółć", model=x) for x in "abcd"
+        )
+        order = tuple(f"{i}{x}" for x in ("abcd" if i % 2 else "dcba"))
+        custom = "własna odpowiedź" if i % 7 == 0 else None
+        items.append(
+            P.RankingItem(
+                item_id=f"rank{i}",
+                prompt_id=f"p{i}",
+                prompt=(P.Message(role="user", content=f"Pytanie numer {i}?"),),
+                candidates=candidates,
+                judgements=(
+                    P.RankingJudgement(
+                        annotator=f"u{i % 3}", order=order, custom_text=custom, hardness={order[-1]: "hard"}
+                    ),
+                ),
+                category=CATEGORIES[i % len(CATEGORIES)],
+            )
+        )
+    return items
+
+
+def _rating_items(n: int) -> list[P.RatingItem]:
+    items = []
+    for i in range(n):
+        responses = tuple(
+            P.RatedResponse(
+                response_id=f"{i}{x}",
+                text=f"tekst {i}{x}",
+                model=x,
+                ratings=tuple(
+                    P.CriterionRating(annotator=a, scores=dict.fromkeys(CRITERIA, score))
+                    for a in ("u1", "u2")
+                ),
+            )
+            for x, score in (("a", 5), ("b", 2 + i % 4))
+        )
+        # Every third rating prompt repeats a ranking prompt's text: it must land in the same split.
+        text = f"Pytanie numer {i}?" if i % 3 == 0 else f"Zadanie {i}"
+        items.append(
+            P.RatingItem(
+                item_id=f"rate{i}",
+                prompt_id=f"q{i}",
+                prompt=(P.Message(role="user", content=text),),
+                responses=responses,
+                category=CATEGORIES[i % len(CATEGORIES)],
+            )
+        )
+    return items
+
+
+def _dialogs(n: int) -> list[P.Dialog]:
+    dialogs = []
+    for d in range(n):
+        history: list[P.Message] = []
+        turns = []
+        for t in range(4 + d % 3):
+            history.append(P.Message(role="user", content=f"dialog {d} tura {t}"))
+            cands = tuple(
+                P.Candidate(response_id=f"d{d}t{t}{x}", text=f"d{d}t{t}{x}", model=x) for x in "xyz"
+            )
+            turns.append(
+                P.DialogTurn(
+                    turn_id=f"d{d}t{t}",
+                    index=t,
+                    context=tuple(history),
+                    candidates=cands,
+                    chosen_id=f"d{d}t{t}x",
+                )
+            )
+            history.append(P.Message(role="assistant", content=f"d{d}t{t}x"))
+        dialogs.append(P.Dialog(dialog_id=f"dlg{d}", annotator="u9", turns=tuple(turns)))
+    return dialogs
+
+
+def _export(out: Path, **params: object) -> dict:
+    return W.write_export(
+        out,
+        ranking_items=iter(_ranking_items(60)),
+        rating_items=iter(_rating_items(30)),
+        dialogs=iter(_dialogs(12)),
+        params=W.ExportParams(batch_size=16, **params),
+        code_version="v0.1.0-test",
+    )
+
+
+def test_export_file_set(tmp_path: Path) -> None:
+    manifest = _export(tmp_path / "e")
+    names = sorted(p.name for p in (tmp_path / "e").iterdir())
+    expected = [
+        f"{stem}.{split}.{ext}"
+        for stem in ("kto", "preference", "sft")
+        for split in ("eval", "train")
+        for ext in ("jsonl", "parquet")
+    ]
+    assert names == sorted([*expected, "README.md", "manifest.json", "scores.jsonl"])
+    assert set(manifest["files"]) == set(names) - {"manifest.json"}
+    for name, meta in manifest["files"].items():
+        assert meta["sha256"] == W.sha256_file(tmp_path / "e" / name)
+
+
+def test_rebuild_with_same_parameters_is_byte_identical(tmp_path: Path) -> None:
+    _export(tmp_path / "one", ranking_strategy="ranking-best-vs-random", seed=5)
+    _export(tmp_path / "two", ranking_strategy="ranking-best-vs-random", seed=5)
+    one = {p.name: p.read_bytes() for p in (tmp_path / "one").iterdir()}
+    two = {p.name: p.read_bytes() for p in (tmp_path / "two").iterdir()}
+    assert one == two
+
+
+def test_other_seed_gives_other_split(tmp_path: Path) -> None:
+    _export(tmp_path / "a", seed=1)
+    _export(tmp_path / "b", seed=2)
+    a = (tmp_path / "a" / "preference.eval.jsonl").read_bytes()
+    assert a != (tmp_path / "b" / "preference.eval.jsonl").read_bytes()
+
+
+def _first_user(row: dict) -> str:
+    return P.normalize_prompt_text(next(m["content"] for m in row["prompt"] if m["role"] == "user"))
+
+
+@pytest.mark.parametrize("stem", ["preference", "kto"])
+def test_no_prompt_or_dialog_in_both_train_and_eval(tmp_path: Path, stem: str) -> None:
+    manifest = _export(tmp_path / "e", eval_ratio=0.3)
+    train = list(W.iter_jsonl(tmp_path / "e" / f"{stem}.train.jsonl"))
+    evaluation = list(W.iter_jsonl(tmp_path / "e" / f"{stem}.eval.jsonl"))
+    assert train and evaluation
+    assert not {_first_user(r) for r in train} & {_first_user(r) for r in evaluation}
+    assert not {r["dialog_id"] for r in train if r["dialog_id"]} & {
+        r["dialog_id"] for r in evaluation if r["dialog_id"]
+    }
+    counts = manifest["counts"]["splits"][stem]
+    assert (counts["train"], counts["eval"]) == (len(train), len(evaluation))
+
+
+def test_parquet_twins_match_jsonl(tmp_path: Path) -> None:
+    _export(tmp_path / "e")
+    for stem in ("preference", "kto", "sft"):
+        for split in ("train", "eval"):
+            rows = list(W.iter_jsonl(tmp_path / "e" / f"{stem}.{split}.jsonl"))
+            table = pq.read_table(tmp_path / "e" / f"{stem}.{split}.parquet")
+            assert table.to_pylist() == rows
+
+
+def test_preference_rows_keep_metadata_and_polish_text(tmp_path: Path) -> None:
+    _export(tmp_path / "e", ranking_strategy="ranking-best-vs-all")
+    raw = (tmp_path / "e" / "preference.train.jsonl").read_text(encoding="utf-8")
+    assert "żółć" in raw  # ensure_ascii=False
+    row = json.loads(raw.splitlines()[0])
+    for key in (
+        "pair_id",
+        "category",
+        "source_task",
+        "strategy",
+        "reject_hardness",
+        "annotators",
+        "item_id",
+        "chosen_id",
+        "rejected_id",
+    ):
+        assert key in row
+    assert list(row) == sorted(row)
+
+
+def test_table1_counts_in_manifest_and_card(tmp_path: Path) -> None:
+    manifest = _export(tmp_path / "e")
+    table1 = manifest["counts"]["table1"]
+    # 60 ranking items, best-vs-worst: 1 pair each, except custom answers (i % 7 == 0: 9 items x 4 pairs).
+    ranking_pairs = sum(c["ranking_pairs"] for c in table1["single_turn"].values())
+    assert ranking_pairs == 51 + 9 * 4
+    # Rating: chosen mean 5 always passes; the other mean 2..5; equal means (i % 4 == 3) give no pair.
+    assert sum(c["rating_prompts"] for c in table1["single_turn"].values()) == 30 - 7
+    dialogs = table1["dialogs"]
+    assert dialogs["dialogs"] == 12 and dialogs["pairs"] == 2 * dialogs["turns"]
+    assert dialogs["mean_turns"] == pytest.approx(dialogs["turns"] / 12, abs=0.01)
+    card = (tmp_path / "e" / "README.md").read_text(encoding="utf-8")
+    assert "| Prompt type | Rating #prompts | Rating #pairs | Ranking #prompts | Ranking #pairs |" in card
+    assert "| Multi-turn dialogs | #dialogs | #turns | #pairs | mean #turns |" in card
+    assert "| Fact-based QA (Polish context) |" in card and "| PolQA (adapted) |" in card
+    assert "path: preference.train.jsonl" in card
+
+
+def test_sft_cap_per_source(tmp_path: Path) -> None:
+    manifest = _export(tmp_path / "e", sft_cap_per_source=3, sft_capped_sources=("polqa",))
+    rows = [
+        *W.iter_jsonl(tmp_path / "e" / "sft.train.jsonl"),
+        *W.iter_jsonl(tmp_path / "e" / "sft.eval.jsonl"),
+    ]
+    assert sum(r["category"] == "polqa" for r in rows) == 3
+    assert sum(r["category"] == "qa_polish" for r in rows) > 3
+    assert manifest["parameters"]["sft_cap_per_source"] == 3
+
+
+def test_reject_hardness_filter(tmp_path: Path) -> None:
+    _export(
+        tmp_path / "e",
+        ranking_strategy="ranking-best-vs-all",
+        keep_reject_hardness=("hard",),
+        outputs=("preference",),
+    )
+    rows = list(W.iter_jsonl(tmp_path / "e" / "preference.train.jsonl"))
+    assert rows and {r["reject_hardness"] for r in rows} == {"hard"}
+    assert not (tmp_path / "e" / "kto.train.jsonl").exists()
+
+
+def test_scores_file_has_split_and_criteria(tmp_path: Path) -> None:
+    _export(tmp_path / "e")
+    rows = list(W.iter_jsonl(tmp_path / "e" / "scores.jsonl"))
+    assert len(rows) == 60
+    assert set(rows[0]["scores"]) == set(CRITERIA)
+    assert {r["split"] for r in rows} <= {"train", "eval"}
+
+
+def test_export_refuses_non_empty_dir(tmp_path: Path) -> None:
+    (tmp_path / "old.txt").write_text("x")
+    with pytest.raises(FileExistsError):
+        W.write_export(tmp_path, params=W.ExportParams(), code_version="x")
+
+
+def test_manifest_records_parameters_and_caller_timestamp(tmp_path: Path) -> None:
+    manifest = W.write_export(
+        tmp_path / "e", params=W.ExportParams(), code_version="abc", created_at="2026-01-01T00:00:00Z"
+    )
+    on_disk = json.loads((tmp_path / "e" / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk == manifest
+    assert manifest["created_at"] == "2026-01-01T00:00:00Z" and manifest["code_version"] == "abc"
+    assert manifest["parameters"]["rating_threshold"] == P.default_rating_threshold()
+    assert manifest["files"]["preference.train.parquet"]["rows"] == 0
+
+
+def test_split_is_stable_and_near_ratio() -> None:
+    splits = [W.split_of(f"g{i}", seed=0, eval_ratio=0.1) for i in range(5000)]
+    assert splits == [W.split_of(f"g{i}", seed=0, eval_ratio=0.1) for i in range(5000)]
+    assert 0.08 < splits.count("eval") / 5000 < 0.12
