@@ -31,24 +31,15 @@ from typing import Any
 # Reference facts (defaults come from the paper's machine-readable summary, never retyped here)
 # --------------------------------------------------------------------------------------------------------
 
-REFERENCE_ENV = "PREFERENCE_STUDIO_REFERENCE"
-_REFERENCE_CANDIDATES = (
-    Path(__file__).resolve().parent.parent / "reference" / "pllum_align.json",
-    Path("/work/shared/reference/pllum_align.json"),
-)
+REFERENCE_ENV = "STUDIO_REFERENCE_FILE"  # same variable as config.settings, read without importing Django
+_REFERENCE_DEFAULT = Path(__file__).resolve().parent.parent / "annotation" / "reference" / "pllum_align.json"
 
 
 @cache
 def load_reference() -> dict[str, Any]:
-    """The PLLuM-Align facts file; `$PREFERENCE_STUDIO_REFERENCE` wins so deployments can ship their own."""
-    env = os.environ.get(REFERENCE_ENV)
-    candidates = ((Path(env),) if env else ()) + _REFERENCE_CANDIDATES
-    for path in candidates:
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-    raise FileNotFoundError(
-        f"pllum_align.json not found; set {REFERENCE_ENV} (looked in {[str(p) for p in candidates]})"
-    )
+    """The PLLuM-Align facts file (`$STUDIO_REFERENCE_FILE` or the copy shipped in annotation/reference)."""
+    path = Path(os.environ.get(REFERENCE_ENV) or _REFERENCE_DEFAULT)
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def default_rating_threshold() -> float:
