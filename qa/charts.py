@@ -82,12 +82,13 @@ def _nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
 class _Frame:
     """Plot area geometry and the shared pieces: frame, grid, y axis, title, legend."""
 
-    def __init__(self, width: int, height: int, lo: float, hi: float, legend: bool) -> None:
+    def __init__(self, width: int, height: int, lo: float, hi: float, legend: bool,
+                 extra_bottom: int = 0) -> None:
         self.width, self.height, self.lo, self.hi = width, height, lo, hi
         self.left = _MARGIN["left"]
         self.right = width - _MARGIN["right"]
         self.top = _MARGIN["top"] + (16 if legend else 0)
-        self.bottom = height - _MARGIN["bottom"]
+        self.bottom = height - _MARGIN["bottom"] - extra_bottom
 
     def y(self, value: float) -> float:
         value = min(max(value, self.lo), self.hi)
@@ -134,9 +135,26 @@ def _svg(width: int, height: int, title: str, description: str | None, body: lis
     return "".join([head, heading, *body, "</svg>"])
 
 
-def _x_labels(frame: _Frame, centres: Sequence[float], labels: Sequence[Any], slot: float) -> list[str]:
-    limit = max(int(slot / 6), 3)
-    every = max(1, math.ceil(len(labels) / max(int((frame.right - frame.left) / 60), 1))) if slot < 40 else 1
+_ROTATED_EXTRA = 36  # px of extra bottom margin for slanted labels
+
+
+def _x_labels(frame: _Frame, centres: Sequence[float], labels: Sequence[Any], slot: float,
+              thin: bool = False, rotate: bool = False) -> list[str]:
+    """Category labels under the axis: truncated to their slot, slanted, or (``thin``) every k-th one."""
+    if rotate:
+        parts = []
+        for x, label in zip(centres, labels, strict=True):
+            y = frame.bottom + 12
+            parts.append(f'<text x="{_num(x + 3)}" y="{y}" text-anchor="end" font-size="10" fill="{MUTED}" '
+                         f'transform="rotate(-35 {_num(x + 3)} {y})"><title>{_text(label)}</title>'
+                         f'{_text(_short(label, 13))}</text>')
+        return parts
+    if thin:
+        limit = 16
+        widest = max((len(_short(label, limit)) for label in labels), default=0) * 6 + 10
+        every = max(1, math.ceil(widest / max(slot, 1)))
+    else:
+        limit, every = max(int(slot / 6) - 1, 3), 1
     parts = []
     for i, (x, label) in enumerate(zip(centres, labels, strict=True)):
         if i % every:
@@ -169,7 +187,10 @@ def bar_chart(
     if len(labels) != len(values):
         raise ValueError("labels and values differ in length")
     lo, hi = _domain(values, y_min, y_max, [reference] if reference is not None else [])
-    frame = _Frame(width, height, lo, hi, legend=False)
+    # Slant the labels when the widest one (as far as it would be shown) does not fit its slot.
+    widest = max((min(len(str(label)), 13) * 6 + 8 for label in labels), default=0)
+    rotate = len(labels) > 0 and (width - _MARGIN["left"] - _MARGIN["right"]) / len(labels) < widest
+    frame = _Frame(width, height, lo, hi, legend=False, extra_bottom=_ROTATED_EXTRA if rotate else 0)
     marked = set(highlight)
     body = frame.grid(value_format)
     n = max(len(values), 1)
@@ -200,7 +221,7 @@ def bar_chart(
         if reference_label:
             body.append(f'<text x="{frame.right}" y="{_num(y - 4)}" text-anchor="end" font-size="10" '
                         f'fill="{MUTED}">{_text(reference_label)}</text>')
-    body += _x_labels(frame, centres, labels, slot)
+    body += _x_labels(frame, centres, labels, slot, rotate=rotate)
     return _svg(width, height, title, description, body)
 
 
@@ -271,8 +292,8 @@ def line_chart(
     frame = _Frame(width, height, lo, hi, legend=bool(names))
     body = frame.grid(value_format) + frame.legend(names)
     n = len(dates)
-    step = (frame.right - frame.left - 20) / max(n - 1, 1)
-    xs = [frame.left + 10 + step * i for i in range(n)] if n > 1 else [(frame.left + frame.right) / 2] * n
+    step = (frame.right - frame.left - 48) / max(n - 1, 1)
+    xs = [frame.left + 24 + step * i for i in range(n)] if n > 1 else [(frame.left + frame.right) / 2] * n
     labels = [d.isoformat() if isinstance(d, date | datetime) else d for d in dates]
     for g, name in enumerate(names):
         colour = PALETTE[g % len(PALETTE)]
@@ -292,7 +313,7 @@ def line_chart(
                 body.append(f'<circle cx="{_num(x)}" cy="{_num(frame.y(float(value)))}" r="2.5" '
                             f'fill="{colour}"><title>{_text(name)}, {_text(label)}: '
                             f'{_text(_fmt(value, value_format))}</title></circle>')
-    body += _x_labels(frame, xs, labels, step if n > 1 else frame.right - frame.left)
+    body += _x_labels(frame, xs, labels, step if n > 1 else frame.right - frame.left, thin=True)
     return _svg(width, height, title, description, body)
 
 
