@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("annotation.api_urls")),
+    path("api/", include("generation.api_urls")),
+    path("api/", include("exports.api_urls")),
+    path("api/", include("qa.api_urls")),
+    path("generation/", include("generation.urls")),
+    path("exports/", include("exports.urls")),
+    path("qa/", include("qa.urls")),
+    path("", include("annotation.urls")),
+]

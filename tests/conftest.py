@@ -1,0 +1,61 @@
+"""Shared fixtures: seeded taxonomy, one fixed user per role, small factories.
+
+Tests run against DATABASE_URL (PostgreSQL in CI) or the SQLite default.
+"""
+
+import os
+
+import pytest
+
+from annotation import roles
+
+pytest_plugins = [p for p in ("tests.vllm_plugin",) if os.path.exists(os.path.join(os.path.dirname(__file__), p.split(".")[-1] + ".py"))]
+
+PASSWORD = "correct-horse-battery-staple-7"  # noqa: S105 - test users only
+
+
+@pytest.fixture
+def seeded(db):
+    from annotation.seeding import taxonomy_seed
+
+    taxonomy_seed()
+
+
+def _user(django_user_model, username, role):
+    user = django_user_model.objects.create_user(username=username, email=f"{username}@example.com", password=PASSWORD)
+    roles.set_role(user, role)
+    return user
+
+
+@pytest.fixture
+def annotator(db, django_user_model):
+    return _user(django_user_model, "ania", roles.ANNOTATOR)
+
+
+@pytest.fixture
+def annotator2(db, django_user_model):
+    return _user(django_user_model, "bartek", roles.ANNOTATOR)
+
+
+@pytest.fixture
+def qa_lead(db, django_user_model):
+    return _user(django_user_model, "celina", roles.QA_LEAD)
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    return _user(django_user_model, "dorota", roles.ADMIN)
+
+
+@pytest.fixture
+def users(annotator, annotator2, qa_lead, admin_user):
+    return {"anonymous": None, "annotator": annotator, "qa_lead": qa_lead, "admin": admin_user}
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
