@@ -1,10 +1,7 @@
-from django.urls import path
+"""Annotation URLs, assembled from one list per concept so each module owns its routes."""
 
-from . import views
+from .urls_dialogs import urlpatterns as dialog_urls
+from .urls_prompts import urlpatterns as prompt_urls
+from .urls_tasks import urlpatterns as task_urls
 
-urlpatterns = [
-    path("", views.home, name="home"),
-    path("guidelines/", views.guidelines, name="guidelines"),
-    path("prompts/new/", views.prompt_create, name="prompt_create"),
-    path("prompts/mine/", views.my_prompts, name="my_prompts"),
-]
+urlpatterns = prompt_urls + task_urls + dialog_urls

@@ -2,20 +2,13 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from .access import annotator_required
-
-
-@login_required
-@require_http_methods(["GET"])
-def home(request):
-    return render(request, "annotation/home.html", {})
+from ..access import annotator_required
+from ..models import Category, Criterion
 
 
 @login_required
 @require_http_methods(["GET"])
 def guidelines(request):
-    from .models import Category, Criterion
-
     return render(
         request,
         "annotation/guidelines.html",
@@ -26,10 +19,10 @@ def guidelines(request):
 @annotator_required
 @require_http_methods(["GET", "POST"])
 def prompt_create(request):
-    return render(request, "annotation/home.html", {})
+    return render(request, "annotation/guidelines.html", {})
 
 
 @annotator_required
 @require_http_methods(["GET"])
 def my_prompts(request):
-    return render(request, "annotation/home.html", {})
+    return render(request, "annotation/guidelines.html", {})

@@ -1,0 +1,1 @@
+"""Writes, one module per concept (HackSoft style): prompts, assignment, submissions, dialogs."""
