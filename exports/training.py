@@ -154,6 +154,8 @@ def normalize_keys(settings: Mapping[str, Any], *, fields: set[str]) -> dict[str
         prompt_budget = out.pop("max_prompt_length")
         if "max_completion_length" in fields and out.get("max_length"):
             out.setdefault("max_completion_length", out["max_length"] - prompt_budget)
+    if "gradient_checkpointing" in out and "activation_checkpointing" in fields:
+        out["activation_checkpointing"] = out.pop("gradient_checkpointing")  # transformers 5.x name
     if out.get("optim") in _OPTIMIZERS:
         out["optim"] = _OPTIMIZERS[out["optim"]]
     unknown = sorted(set(out) - fields)
@@ -298,6 +300,23 @@ def load_export(
 # --------------------------------------------------------------------------------------------------------
 
 
+def kto_class_weights(labels: Sequence[bool], *, settings: Mapping[str, Any]) -> dict[str, float]:
+    """Loss weights that balance desirable and undesirable rows, unless the user chose weights.
+
+    Best-vs-all and custom answers give ~3 rejects per chosen; the KTO paper wants
+    desirable_weight * n_desirable / (undesirable_weight * n_undesirable) in [1, 4/3]: we aim at its middle.
+    """
+    if "desirable_weight" in settings or "undesirable_weight" in settings:
+        return {}
+    desirable = max(sum(bool(x) for x in labels), 1)
+    undesirable = max(len(labels) - desirable, 1)
+    if desirable == undesirable:
+        return {}
+    if undesirable > desirable:
+        return {"desirable_weight": round(undesirable / desirable * 1.15, 2)}
+    return {"undesirable_weight": round(desirable / undesirable / 1.15, 2)}
+
+
 class _TokenizationWatch(logging.Handler):
     """Collects TRL's "tokenized prompt is not a prefix" warnings: they mean a broken chat template."""
 
@@ -341,6 +360,8 @@ def run_training(request: TrainingRequest) -> dict[str, Any]:
         data_format=request.data_format,
         manifest=manifest if request.verify_checksums else None,
     )
+    if request.method == "kto":
+        settings.update(kto_class_weights(train["label"], settings=settings))
     if not request.evaluate or evaluation is None:
         evaluation = None
         settings["eval_strategy"] = "no"
@@ -380,7 +401,14 @@ def run_training(request: TrainingRequest) -> dict[str, Any]:
             peft_config=peft_config,
         )
         result = trainer.train()
-        eval_metrics = trainer.evaluate() if evaluation is not None else {}
+        eval_metrics = {}
+        if evaluation is not None:
+            # Evaluation already ran at the end of training unless the strategy was changed to "steps"/"no".
+            logged = [e for e in trainer.state.log_history if "eval_loss" in e]
+            if logged and logged[-1].get("step") == trainer.state.global_step:
+                eval_metrics = logged[-1]
+            else:
+                eval_metrics = trainer.evaluate()
     finally:
         trl_logger.removeHandler(watch)
     trainer.save_model(str(request.output_dir))
