@@ -275,3 +275,50 @@ def test_dpo_with_lora_saves_an_adapter(
     from peft import AutoPeftModelForCausalLM
 
     assert AutoPeftModelForCausalLM.from_pretrained(output) is not None
+
+
+@pytest.mark.training
+def test_a_broken_chat_template_is_reported(
+    tiny_model: Path, export_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard the other runs rely on: a generation prompt that is not a prefix of the chat is caught."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    for key, value in OFFLINE.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_model, broken)
+    tokenizer = AutoTokenizer.from_pretrained(broken)
+    tokenizer.chat_template = tokenizer.chat_template.replace(
+        "'<|im_start|>assistant\\n'", "'<|im_start|>assistant\\nOdpowiedź: '"
+    )
+    assert "Odpowiedź: " in tokenizer.chat_template
+    tokenizer.save_pretrained(broken)
+    (broken / "chat_template.jinja").write_text(tokenizer.chat_template, encoding="utf-8")
+    output = tmp_path / "out"
+    _run_command(
+        "train_dpo",
+        "--data",
+        str(export_dir),
+        "--model",
+        str(broken),
+        "--output",
+        str(output),
+        "--cpu",
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--grad-accum",
+        "1",
+        "--max-length",
+        "256",
+        "--no-eval",
+        "--save-strategy",
+        "no",
+    )
+    record = json.loads((output / T.RUN_RECORD).read_text(encoding="utf-8"))
+    assert record["tokenization_warnings"] and T.PREFIX_WARNING in record["tokenization_warnings"][0]
