@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, against the real parts: PostgreSQL, Redis, a real vLLM server on the CPU (tiny
+# model built locally), Debian's chromium for browser tests, TRL on a tiny model.
+#   scripts/test.sh                 # everything
+#   scripts/test.sh tests/test_x.py -k name    # extra arguments go to pytest
+# Set STUDIO_TEST_SQLITE=1 to run against the SQLite default instead of PostgreSQL.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
+
+scripts/bootstrap.sh
+scripts/vllm_venv.sh >/dev/null
+if ! command -v chromium >/dev/null || ! command -v msgfmt >/dev/null; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver gettext >/dev/null
+fi
+if [[ -z "${STUDIO_TEST_SQLITE:-}" ]]; then
+  eval "$(scripts/services.sh)"
+fi
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TRL_EXPERIMENTAL_SILENCE=1 PYTHONUNBUFFERED=1
+.venv/bin/python manage.py compilemessages -v 0
+.venv/bin/ruff check .
+exec .venv/bin/pytest "$@"
