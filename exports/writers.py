@@ -193,9 +193,6 @@ class SplitWriter:
             if split in self._parquet:
                 self._parquet[split].close()
 
-    def rows_of(self, file_name: str) -> int:
-        return self.counts[file_name.split(".")[1]]
-
     def __enter__(self) -> SplitWriter:
         return self
 
