@@ -410,6 +410,10 @@ class DialogCandidate(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     first_token_ms = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    finish_reason = models.CharField(max_length=32, blank=True)
+    # While STREAMING: the request running this candidate renews the lease; an expired lease means the
+    # process died mid-stream and another request may take the candidate over.
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["turn", "seat"], name="candidate_unique_seat")]
