@@ -1,0 +1,139 @@
+"""Shared browser fixtures: Playwright (sync API) driving Debian's chromium against the live server.
+
+Use in a test module (no import needed; the fixtures come in as a plugin):
+
+    import pytest
+
+    pytest_plugins = ["tests.browser"]
+    pytestmark = pytest.mark.browser
+
+    def test_something(page, login_as, annotator, no_js_dialogs):
+        login_as(annotator)          # through the real allauth form at /accounts/login/
+        page.goto("/")
+        no_js_dialogs()              # nothing called alert/confirm/prompt
+
+`page` requests `live_server`, so the test runs with a transactional database (data created in the test is
+visible to the server thread). Every JavaScript dialog (alert/confirm/prompt) the page opens is recorded
+in `page.js_dialogs` and dismissed; `window.alert`, `confirm` and `prompt` are also wrapped before any page
+script runs, so hostile text that calls them leaves a trace in `window.__studioAlerts` even when the
+dialog event is not delivered. `assert_no_js_dialogs(page)` checks both.
+"""
+
+import os
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.conftest import PASSWORD
+
+CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+DEFAULT_TIMEOUT_MS = 10_000
+
+# Runs before any script of every page and frame: records calls instead of blocking on a modal.
+_TRAP_SCRIPT = """
+(() => {
+  window.__studioAlerts = [];
+  for (const name of ["alert", "confirm", "prompt", "print"]) {
+    const original = window[name];
+    window[name] = function (...args) {
+      window.__studioAlerts.push({name, args: args.map(String)});
+      return name === "confirm" ? false : null;
+    };
+    window[name].__original = original;
+  }
+})();
+"""
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; Django's ORM (used by the test body and
+    # by fixtures) refuses to run in a thread with a running loop unless told it is fine.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def browser_locale() -> str:
+    """Override in a module to test the Polish UI (`return "pl-PL"`)."""
+    return "en-US"
+
+
+@pytest.fixture
+def page(browser, live_server, browser_locale) -> Page:
+    context = browser.new_context(
+        base_url=live_server.url, locale=browser_locale, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    context.add_init_script(_TRAP_SCRIPT)
+    new_page = context.new_page()
+    new_page.js_dialogs = []
+    new_page.js_errors = []
+
+    def on_dialog(dialog):
+        new_page.js_dialogs.append((dialog.type, dialog.message))
+        dialog.dismiss()
+
+    new_page.on("dialog", on_dialog)
+    new_page.on("pageerror", lambda error: new_page.js_errors.append(str(error)))
+    try:
+        yield new_page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def js_dialogs(page) -> list:
+    """The list of (type, message) of JavaScript dialogs the page opened; should stay empty."""
+    return page.js_dialogs
+
+
+def login_via_form(page: Page, user, password: str = PASSWORD, *, next_path: str = "/") -> None:
+    """Log in through the real allauth form, the way a person does, and wait for the redirect."""
+    page.goto(f"/accounts/login/?next={next_path}")
+    page.fill("input[name=login]", user.get_username())
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.press("input[name=password]", "Enter")
+    if "/accounts/login/" in page.url:
+        shown = page.inner_text("main")[:500]
+        raise AssertionError(f"login as {user.get_username()} failed; the page says: {shown}")
+
+
+def assert_no_js_dialogs(page: Page) -> None:
+    """Nothing called alert/confirm/prompt (neither a real dialog nor the wrapped functions)."""
+    trapped = page.evaluate("window.__studioAlerts || []")
+    assert page.js_dialogs == [], f"JavaScript dialogs opened: {page.js_dialogs}"
+    assert trapped == [], f"alert/confirm/prompt called: {trapped}"
+
+
+@pytest.fixture
+def login_as(page):
+    """`login_as(user)` logs the browser in through the allauth form (password from tests.conftest)."""
+
+    def _login(user, password: str = PASSWORD, *, next_path: str = "/") -> Page:
+        login_via_form(page, user, password, next_path=next_path)
+        return page
+
+    return _login
+
+
+@pytest.fixture
+def no_js_dialogs(page):
+    """`no_js_dialogs()` asserts that nothing opened a JavaScript dialog so far."""
+    return lambda: assert_no_js_dialogs(page)
