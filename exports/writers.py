@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -426,6 +426,15 @@ class ExportParams:
         if unknown:
             raise ValueError(f"unknown outputs: {sorted(unknown)}")
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExportParams:
+        """From stored JSON (e.g. `Export.params`): lists become tuples, unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown export parameters: {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for key in ("keep_reject_hardness", "sft_capped_sources", "outputs"):
@@ -464,8 +473,11 @@ def write_export(
     code_version: str,
     title: str = "Preference Studio export",
     created_at: str | None = None,
+    on_item: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Build every requested output in one pass over the items and return the manifest.
+
+    `on_item(source_task)` is called after each ranking item, rating item and dialog (progress reporting).
 
     Iterate items in a stable order (e.g. by primary key): pair ids, KTO/SFT de-duplication and file order
     follow it, and byte-identical rebuilds need it. `out_dir` must be new or empty so the manifest covers
@@ -516,6 +528,8 @@ def write_export(
                 source_task="ranking", category=item.category, prompt_id=item.prompt_id, n_pairs=len(rows)
             )
             emit(rows)
+            if on_item is not None:
+                on_item("ranking")
         for item in rating_items:
             rows = [
                 p
@@ -533,6 +547,8 @@ def write_export(
                     row["split"] = split_of(row["group_id"], seed=params.seed, eval_ratio=params.eval_ratio)
                     scores_file.write(dumps_row(row) + "\n")
                     scores_rows += 1
+            if on_item is not None:
+                on_item("rating")
         for dialog in dialogs:
             rows = [
                 p
@@ -541,6 +557,8 @@ def write_export(
             ]
             table1.observe_dialog(n_turns=len(dialog.turns), n_pairs=len(rows))
             emit(rows)
+            if on_item is not None:
+                on_item("dialog")
         sft.write_many(sft_cap.finish())
     finally:
         for writer in (pref, kto, sft):

@@ -251,3 +251,22 @@ def test_split_is_stable_and_near_ratio() -> None:
     splits = [W.split_of(f"g{i}", seed=0, eval_ratio=0.1) for i in range(5000)]
     assert splits == [W.split_of(f"g{i}", seed=0, eval_ratio=0.1) for i in range(5000)]
     assert 0.08 < splits.count("eval") / 5000 < 0.12
+
+
+def test_params_round_trip_through_json_and_progress_callback(tmp_path: Path) -> None:
+    params = W.ExportParams(seed=3, keep_reject_hardness=("hard",), sft_cap_per_source=None)
+    stored = json.loads(json.dumps(params.as_dict()))
+    assert W.ExportParams.from_dict(stored) == params
+    with pytest.raises(ValueError, match="unknown export parameters"):
+        W.ExportParams.from_dict({"sede": 1})
+    seen: list[str] = []
+    W.write_export(
+        tmp_path / "e",
+        ranking_items=_ranking_items(3),
+        rating_items=_rating_items(2),
+        dialogs=_dialogs(1),
+        params=params,
+        code_version="x",
+        on_item=seen.append,
+    )
+    assert seen == ["ranking"] * 3 + ["rating"] * 2 + ["dialog"]
