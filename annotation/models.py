@@ -227,6 +227,9 @@ class TaskResponse(models.Model):
             models.UniqueConstraint(fields=["task", "generation"], name="taskresponse_unique_generation"),
         ]
 
+    def __str__(self):
+        return f"task {self.task_id} · response {self.position}"
+
 
 class Claim(models.Model):
     """An annotator's lease on a task. At most one per (task, annotator), ever."""
@@ -288,6 +291,9 @@ class Rating(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"rating {self.pk} of task {self.task_id}"
+
     @property
     def mean(self) -> float | None:
         values = list(self.scores.values())
@@ -326,6 +332,9 @@ class Ranking(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"ranking {self.pk} of task {self.task_id}"
+
 
 class Dialog(models.Model):
     class Status(models.TextChoices):
@@ -360,6 +369,9 @@ class DialogSeat(models.Model):
             models.UniqueConstraint(fields=["dialog", "endpoint"], name="seat_unique_endpoint"),
         ]
 
+    def __str__(self):
+        return f"dialog {self.dialog_id} seat {self.label}"
+
 
 class DialogTurn(models.Model):
     dialog = models.ForeignKey(Dialog, on_delete=models.CASCADE, related_name="turns")
@@ -385,6 +397,9 @@ class DialogTurn(models.Model):
             models.UniqueConstraint(fields=["dialog", "index"], name="turn_unique_index"),
             models.CheckConstraint(condition=Q(index__gte=1, index__lte=10), name="turn_index_1_10"),
         ]
+
+    def __str__(self):
+        return f"dialog {self.dialog_id} turn {self.index}"
 
     @property
     def assistant_text(self) -> str:
@@ -417,6 +432,9 @@ class DialogCandidate(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["turn", "seat"], name="candidate_unique_seat")]
+
+    def __str__(self):
+        return f"turn {self.turn_id} seat {self.seat_id}"
 
 
 class Invitation(models.Model):

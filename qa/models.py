@@ -34,6 +34,9 @@ class Review(models.Model):
             models.Index(fields=["target_kind", "target_id", "-created"], name="review_by_target"),
         ]
 
+    def __str__(self):
+        return f"{self.target_kind} {self.target_id}: {self.decision}"
+
 
 class Feedback(models.Model):
     """A QA lead's note to an annotator, optionally about one task or dialog."""
@@ -51,3 +54,6 @@ class Feedback(models.Model):
     class Meta:
         ordering = ["-created"]
         indexes = [models.Index(fields=["to_user", "-created"], name="feedback_inbox")]
+
+    def __str__(self):
+        return f"feedback to {self.to_user_id}"
