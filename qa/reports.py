@@ -1,0 +1,316 @@
+"""The agreement dashboard: selectors' tuples in, `qa.stats` figures and `qa.charts` SVG + CSV out.
+
+One `build_dashboard(filters)` call computes every figure from a few streamed queries; the page and the
+CSV downloads both use it, so a chart and its CSV always show the same numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from . import charts, stats
+from .selectors import (
+    Filters,
+    criteria,
+    dialog_records,
+    gold_references,
+    ranking_records,
+    rating_records,
+    usernames,
+)
+
+# Krippendorff's suggested floor for tentative conclusions; drawn as a reference line.
+ALPHA_TENTATIVE = 0.667
+HISTOGRAM_GROUPS = 8  # legend room: "all" plus the most active annotators
+
+
+@dataclass
+class Chart:
+    name: str
+    title: str
+    svg: str
+    header: list[str]
+    rows: list[tuple]
+
+    def csv(self) -> str:
+        return charts.to_csv(self.header, self.rows)
+
+    @property
+    def data_uri(self) -> str:
+        """The SVG as an ``<img src>``: embedded in the page without marking any markup safe, and a browser
+        never runs script inside an SVG loaded as an image (defence in depth behind charts' escaping)."""
+        return "data:image/svg+xml;base64," + base64.b64encode(self.svg.encode("utf-8")).decode("ascii")
+
+
+@dataclass
+class AnnotatorRow:
+    id: Hashable
+    name: str
+    ratings: int = 0
+    peer: stats.PeerAgreement | None = None
+    gold: stats.GoldDeviation | None = None
+    leniency: stats.Leniency | None = None
+    skip: stats.Rate | None = None
+    custom: stats.Rate | None = None
+    times: dict[str, float] = field(default_factory=dict)
+    ranking_peer: stats.RankingPeerAgreement | None = None
+    ranking_gold: stats.RankingPeerAgreement | None = None
+    bias_ranking: stats.SlotTest | None = None
+    bias_dialog: stats.SlotTest | None = None
+
+    @property
+    def flagged(self) -> bool:
+        return any(t is not None and t.flagged for t in (self.bias_ranking, self.bias_dialog))
+
+
+@dataclass
+class Dashboard:
+    filters: Filters
+    criteria: list[tuple[str, str]]
+    counts: dict[str, int]
+    alpha: dict[str, stats.Estimate]
+    alpha_gold: dict[str, stats.Estimate]
+    tau: stats.Estimate
+    top1: stats.Estimate
+    tau_gold: stats.Estimate
+    top1_gold: stats.Estimate
+    w_gold: stats.Estimate
+    bias_ranking: stats.PositionBias
+    bias_dialog: stats.PositionBias
+    skip: stats.RateSummary
+    custom: stats.RateSummary
+    times: stats.MedianTimes
+    annotators: list[AnnotatorRow]
+    charts: dict[str, Chart]
+
+    @property
+    def alpha_rows(self) -> list[tuple[str, str, stats.Estimate, stats.Estimate]]:
+        return [(key, label, self.alpha[key], self.alpha_gold[key]) for key, label in self.criteria]
+
+
+def _n_slots(lengths: list[int], default: int) -> int:
+    return Counter(lengths).most_common(1)[0][0] if lengths else default
+
+
+def _slot_rows(scope: str, names: dict, bias: stats.PositionBias) -> list[tuple]:
+    rows = []
+    tests = [("", bias.overall)] + [(names.get(a, str(a)), t) for a, t in bias.per_annotator.items()]
+    for who, test in tests:
+        counts = list(test.counts) + [None] * (bias.n_slots - len(test.counts))
+        rates = list(test.win_rates) + [None] * (bias.n_slots - len(test.win_rates))
+        rows.append((scope, who or _("all annotators"), test.n, *counts, *rates, test.expected_rate, test.chi2,
+                     test.p_value, test.p_adjusted, test.flagged, test.reason or ""))
+    return rows
+
+
+def _slot_header(n_slots: int) -> list[str]:
+    return (["source", "annotator", "n"] + [f"wins_slot_{i + 1}" for i in range(n_slots)]
+            + [f"rate_slot_{i + 1}" for i in range(n_slots)]
+            + ["expected_rate", "chi2", "p_value", "p_adjusted", "flagged", "note"])
+
+
+def _slot_chart(name: str, title: str, scope: str, names: dict, bias: stats.PositionBias) -> Chart:
+    test = bias.overall
+    labels = [str(i + 1) for i in range(bias.n_slots)]
+    values: list[float | None] = list(test.win_rates) if test.win_rates else [None] * bias.n_slots
+    description = _("n = %(n)s, chi-square p = %(p)s") % {
+        "n": test.n, "p": "n/a" if test.p_value is None else f"{test.p_value:.3g}"}
+    svg = charts.bar_chart(
+        labels, values, title, y_min=0.0, y_max=1.0, reference=test.expected_rate,
+        reference_label=_("uniform"), value_format="{:.0%}",
+        highlight=range(bias.n_slots) if test.flagged else (), description=description,
+    )
+    return Chart(name, title, svg, _slot_header(bias.n_slots), _slot_rows(scope, names, bias))
+
+
+def _fmt_estimate(e: stats.Estimate) -> tuple:
+    return (e.value, e.n, e.reason or "")
+
+
+def build_dashboard(filters: Filters) -> Dashboard:
+    crit = criteria()
+    keys = [k for k, _label in crit]
+    labels = dict(crit)
+    ratings = rating_records(filters, gold=False, keys=keys)
+    gold_ratings = rating_records(filters, gold=True, keys=keys)
+    rankings = ranking_records(filters, gold=False)
+    gold_rankings = ranking_records(filters, gold=True)
+    dialogs = dialog_records(filters)
+    gold_scores, gold_orders = gold_references(filters)
+
+    all_rating_rows = ratings.rows + gold_ratings.rows
+    all_rankings = rankings.rows + gold_rankings.rows
+    alpha = stats.krippendorff_alpha_by_criterion(ratings.rows, keys)
+    alpha_gold = stats.krippendorff_alpha_by_criterion(gold_ratings.rows, keys)
+    peers = stats.annotator_vs_peers(all_rating_rows)
+    gold_dev = stats.deviation_from_gold(gold_ratings.rows, gold_scores)
+    lenient = stats.leniency(all_rating_rows)
+    distribution = stats.score_distribution(all_rating_rows)
+    ranking_peers = stats.ranking_annotator_vs_peers(all_rankings)
+    ranking_gold = stats.ranking_vs_gold(gold_rankings.rows, gold_orders)
+    ranking_wins = stats.winner_slots_from_rankings(all_rankings)
+    bias_ranking = stats.position_bias(ranking_wins, _n_slots([w.n_slots for w in ranking_wins], 4))
+    bias_dialog = stats.position_bias(dialogs.slot_wins, _n_slots([w[2] for w in dialogs.slot_wins], 3))
+    times = stats.median_time(ratings.times + gold_ratings.times + rankings.times + gold_rankings.times
+                              + dialogs.times)
+    skip = stats.skip_rate(ratings.skips + gold_ratings.skips)
+    custom = stats.custom_answer_rate(rankings.custom + gold_rankings.custom + dialogs.custom)
+    over_time = stats.alpha_over_time(ratings.dated_rows, "W", keys)
+
+    ids: set = set(peers) | set(lenient) | set(ranking_peers) | set(times.by_annotator) | set(skip.by_annotator)
+    ids |= set(custom.by_annotator)
+    if filters.annotator_id:
+        ids = {filters.annotator_id} & ids
+    names = usernames(ids | set(distribution) | set(bias_ranking.per_annotator) | set(bias_dialog.per_annotator))
+    rating_counts = Counter(a for a, _skipped in ratings.skips + gold_ratings.skips)
+    annotators = [
+        AnnotatorRow(
+            id=a,
+            name=names.get(a, str(a)),
+            ratings=rating_counts.get(a, 0),
+            peer=peers.get(a),
+            gold=gold_dev.get(a),
+            leniency=lenient.get(a),
+            skip=skip.by_annotator.get(a),
+            custom=custom.by_annotator.get(a),
+            times=times.by_annotator.get(a, {}),
+            ranking_peer=ranking_peers.get(a),
+            ranking_gold=ranking_gold.get(a),
+            bias_ranking=bias_ranking.per_annotator.get(a),
+            bias_dialog=bias_dialog.per_annotator.get(a),
+        )
+        for a in sorted(ids, key=lambda i: names.get(i, str(i)))
+    ]
+
+    chart_list: list[Chart] = []
+
+    def add(name: str, title: str, make_svg: Callable[[], str], header: list[str], rows: list[Any]) -> None:
+        chart_list.append(Chart(name, title, make_svg(), header, rows))
+
+    add("alpha", _("Krippendorff's alpha (ordinal) per criterion, double-rated responses"),
+        lambda: charts.bar_chart(
+            [labels[k] for k in keys], [alpha[k].value for k in keys],
+            _("Krippendorff's alpha (ordinal) per criterion, double-rated responses"),
+            y_max=1.0, reference=ALPHA_TENTATIVE, reference_label="0.667"),
+        ["criterion", "alpha", "n_units", "reason", "alpha_gold", "n_units_gold", "reason_gold"],
+        [(k, *_fmt_estimate(alpha[k]), *_fmt_estimate(alpha_gold[k])) for k in keys])
+    add("alpha_gold", _("Krippendorff's alpha (ordinal) per criterion, gold items"),
+        lambda: charts.bar_chart(
+            [labels[k] for k in keys], [alpha_gold[k].value for k in keys],
+            _("Krippendorff's alpha (ordinal) per criterion, gold items"),
+            y_max=1.0, reference=ALPHA_TENTATIVE, reference_label="0.667"),
+        ["criterion", "alpha", "n_units", "reason"],
+        [(k, *_fmt_estimate(alpha_gold[k])) for k in keys])
+
+    periods = sorted({period for series in over_time.values() for period, _e in series})
+    by_period = {k: dict(over_time.get(k, [])) for k in keys}
+    add("alpha_time", _("Agreement over time (alpha per week)"),
+        lambda: charts.line_chart(
+            periods,
+            {labels[k]: [by_period[k][p].value if p in by_period[k] else None for p in periods] for k in keys},
+            _("Agreement over time (alpha per week)"), y_max=1.0),
+        ["week", "criterion", "alpha", "n_units", "reason"],
+        [(p, k, *_fmt_estimate(by_period[k][p])) for p in periods for k in keys if p in by_period[k]])
+
+    pooled: dict[int, int] = Counter()
+    for counts in distribution.values():
+        pooled.update(counts)
+    busiest = sorted(distribution, key=lambda a: -sum(distribution[a].values()))[: HISTOGRAM_GROUPS - 1]
+    groups: dict[str, dict[int, int]] = {_("all annotators"): dict(pooled)} if distribution else {}
+    for a in sorted(busiest, key=lambda i: names.get(i, str(i))):
+        groups[names.get(a, str(a))] = distribution[a]
+    add("scores", _("Score distribution (share of scores)"),
+        lambda: charts.histogram(groups, _("Score distribution (share of scores)"), normalize=True),
+        ["annotator", "score", "count"],
+        [(names.get(a, str(a)), s, c) for a in distribution for s, c in distribution[a].items()])
+
+    lenient_ids = [a.id for a in annotators if a.leniency]
+    add("leniency", _("Mean score offset per annotator (lenient > 0 > harsh)"),
+        lambda: charts.bar_chart(
+            [names.get(a, str(a)) for a in lenient_ids], [lenient[a].offset for a in lenient_ids],
+            _("Mean score offset per annotator (lenient > 0 > harsh)"),
+            highlight=[i for i, a in enumerate(lenient_ids) if lenient[a].label != "typical"]),
+        ["annotator", "n_scores", "mean", "offset", "z", "label"],
+        [(names.get(a, str(a)), lenient[a].n, lenient[a].mean, lenient[a].offset, lenient[a].z, lenient[a].label)
+         for a in lenient_ids])
+
+    chart_list.append(_slot_chart("slots_ranking", _("Ranking: top-1 win rate by display slot"), "ranking",
+                                  names, bias_ranking))
+    chart_list.append(_slot_chart("slots_dialog", _("Dialog: choice rate by column"), "dialog", names,
+                                  bias_dialog))
+    add("annotators", _("Per-annotator figures"), lambda: "",
+        ["annotator", "ratings", "peer_units", "peer_mean_signed_dev", "peer_mean_abs_dev", "peer_exact",
+         "peer_alpha", "gold_n", "gold_mean_signed_dev", "gold_mean_abs_dev", "gold_exact", "leniency",
+         "skip_rate", "custom_rate", "median_s_rating", "median_s_ranking", "median_s_dialog",
+         "ranking_peer_pairs", "ranking_peer_tau", "ranking_peer_top1", "ranking_gold_items",
+         "ranking_gold_tau", "ranking_gold_top1", "position_bias_ranking", "position_bias_dialog"],
+        [_annotator_csv_row(a) for a in annotators])
+
+    counts = {
+        "ratings": ratings.count + gold_ratings.count,
+        "rankings": len(all_rankings),
+        "dialog_turns": len(dialogs.times),
+        "gold_ratings": gold_ratings.count,
+        "gold_rankings": len(gold_rankings.rows),
+    }
+    return Dashboard(
+        filters=filters,
+        criteria=crit,
+        counts=counts,
+        alpha=alpha,
+        alpha_gold=alpha_gold,
+        tau=stats.pairwise_kendall_tau(rankings.rows),
+        top1=stats.top1_agreement(rankings.rows),
+        tau_gold=stats.pairwise_kendall_tau(gold_rankings.rows),
+        top1_gold=stats.top1_agreement(gold_rankings.rows),
+        w_gold=stats.mean_estimate(stats.kendalls_w_by_item(gold_rankings.rows).values()),
+        bias_ranking=bias_ranking,
+        bias_dialog=bias_dialog,
+        skip=skip,
+        custom=custom,
+        times=times,
+        annotators=annotators,
+        charts={c.name: c for c in chart_list},
+    )
+
+
+def _annotator_csv_row(a: AnnotatorRow) -> tuple:
+    peer, gold, rp, rg = a.peer, a.gold, a.ranking_peer, a.ranking_gold
+    return (
+        a.name, a.ratings,
+        peer.n_units if peer else None, peer.mean_signed_deviation if peer else None,
+        peer.mean_abs_deviation if peer else None, peer.exact_agreement if peer else None,
+        peer.alpha.value if peer else None,
+        gold.n if gold else None, gold.mean_signed_deviation if gold else None,
+        gold.mean_abs_deviation if gold else None, gold.exact_match if gold else None,
+        a.leniency.label if a.leniency else None,
+        a.skip.value if a.skip else None, a.custom.value if a.custom else None,
+        a.times.get("rating"), a.times.get("ranking"), a.times.get("dialog"),
+        rp.n_pairs if rp else None, rp.mean_tau if rp else None, rp.top1_agreement if rp else None,
+        rg.n_pairs if rg else None, rg.mean_tau if rg else None, rg.top1_agreement if rg else None,
+        a.bias_ranking.flagged if a.bias_ranking else None, a.bias_dialog.flagged if a.bias_dialog else None,
+    )
+
+
+CHART_NAMES = ("alpha", "alpha_gold", "alpha_time", "scores", "leniency", "slots_ranking", "slots_dialog",
+               "annotators")
+
+
+def coverage_csv(cov) -> str:
+    header = ["category", "group", "origin", "topic", "prompts", "target", "rating_prompts", "ranking_prompts",
+              "rating_pairs", "ranking_pairs", "paper_total_prompts"]
+    rows: list[tuple] = []
+    for c in cov.categories:
+        rows.append((c.name, c.group, c.origin, "", c.prompts, None, c.rating_prompts, c.ranking_prompts,
+                     c.rating_pairs, c.ranking_pairs, c.paper_total_prompts))
+        for t in c.topics:
+            rows.append((c.name, c.group, c.origin, t.topic or "-", t.prompts, t.target, None, None, None, None,
+                         None))
+    rows.append(("dialog", "", "", "", cov.dialogs, None, None, None, None, cov.dialog_pairs, None))
+    return charts.to_csv(header, rows)
