@@ -3,13 +3,11 @@
 Tests run against DATABASE_URL (PostgreSQL in CI) or the SQLite default.
 """
 
-import os
-
 import pytest
 
 from annotation import roles
 
-pytest_plugins = [p for p in ("tests.vllm_plugin",) if os.path.exists(os.path.join(os.path.dirname(__file__), p.split(".")[-1] + ".py"))]
+pytest_plugins = ["tests.vllm_plugin", "tests.browser"]
 
 PASSWORD = "correct-horse-battery-staple-7"  # noqa: S105 - test users only
 

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -114,9 +114,8 @@ def prompt_create(request):
     messages.success(request, _("Prompt saved."))
     url = reverse("prompt_create") + f"?category={prompt.category_id}"
     if request.htmx:
-        response = redirect(url)
-        response["HX-Redirect"] = url
-        return response
+        # a 302 would be followed inside the XHR; tell htmx to navigate instead
+        return HttpResponse(status=200, headers={"HX-Redirect": url})
     return redirect(url)
 
 
