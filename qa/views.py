@@ -115,7 +115,7 @@ def review_queue(request, queue: str = "custom"):
 @require_http_methods(["GET", "POST"])
 def review_item(request, kind: str, target_id: int):
     item = _get_review_item(kind, target_id)
-    form = ReviewForm(request.POST or None, initial={"edited_text": item.effective_text or item.original_text})
+    form = ReviewForm(request.POST if request.method == "POST" else None, initial={"edited_text": item.effective_text or item.original_text})
     if request.method == "POST" and form.is_valid():
         try:
             services.review_decide(
@@ -177,7 +177,7 @@ def gold_edit(request, task_id: int):
         initial[f"rank_{place}"] = str(rid)
     for key, score in (reference.get("scores") or {}).items():
         initial[f"score_{key}"] = str(score)
-    form = GoldForm(request.POST or None, initial=initial, task=task, responses=responses,
+    form = GoldForm(request.POST if request.method == "POST" else None, initial=initial, task=task, responses=responses,
                     criteria=selectors.criteria())
     if request.method == "POST" and form.is_valid():
         try:
@@ -204,7 +204,7 @@ def gold_edit(request, task_id: int):
 @require_http_methods(["GET", "POST"])
 def feedback(request):
     initial = {k: request.GET.get(k) for k in ("to_user", "task", "dialog") if request.GET.get(k)}
-    form = FeedbackForm(request.POST or None, initial=initial)
+    form = FeedbackForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -231,7 +231,7 @@ def feedback(request):
 @qa_required
 @require_http_methods(["GET", "POST"])
 def coverage(request):
-    target_form = TopicTargetForm(request.POST or None)
+    target_form = TopicTargetForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if not roles.is_admin(request.user):
             raise PermissionDenied  # targets are set by admins

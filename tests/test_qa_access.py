@@ -87,7 +87,7 @@ def test_qa_lead_and_admin_get_in(users, login, objects, role):
 
 def test_wrong_methods_get_405(login, qa_lead, objects):
     client = login(qa_lead)
-    for method, url in _pages(objects):
+    for _method, url in _pages(objects):
         if url in _posts(objects) or url == reverse("qa:coverage"):
             assert client.put(url).status_code == 405, url
         else:
