@@ -210,6 +210,7 @@ def build_tiny_model(out_dir: str | os.PathLike = MODELS_DIR / "tiny", *, arch: 
         else:
             from transformers import Qwen2Config as Config
             from transformers import Qwen2ForCausalLM as Model
+
             common.pop("head_dim")  # Qwen2 derives it: 128 / 2 = 64
         config = Config(**common)
 
