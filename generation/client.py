@@ -12,6 +12,7 @@ The API key is read from ``os.environ[endpoint.api_key_env]`` at call time and n
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise in workers
 
 DEFAULT_TIMEOUT = 300.0
 CONNECT_TIMEOUT = 10.0

@@ -1,6 +1,7 @@
 """Model endpoints, versioned pre-prompts, generation campaigns and the generations themselves."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -13,13 +14,18 @@ class Endpoint(models.Model):
     base_url = models.URLField(blank=True, help_text=_("e.g. http://127.0.0.1:8100/v1; blank for imported-only"))
     model = models.CharField(max_length=200, help_text=_("Served model name"))
     api_key_env = models.CharField(max_length=100, blank=True, help_text=_("Name of the env variable"))
-    temperature = models.FloatField(default=0.3)
-    top_p = models.FloatField(default=0.95)
-    top_k = models.IntegerField(null=True, blank=True)
-    max_tokens = models.PositiveIntegerField(default=1024)
+    temperature = models.FloatField(default=0.3, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)])
+    top_p = models.FloatField(default=0.95, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    top_k = models.IntegerField(
+        null=True, blank=True, validators=[MinValueValidator(-1)], help_text=_("Blank: the server's default")
+    )
+    # The paper chose 1024..16384 new tokens per prompt set, by the desired answer length.
+    max_tokens = models.PositiveIntegerField(
+        default=1024, validators=[MinValueValidator(1024), MaxValueValidator(16384)]
+    )
     supports_system_role = models.BooleanField(default=True)
-    max_concurrency = models.PositiveSmallIntegerField(default=8)
-    timeout_seconds = models.PositiveIntegerField(default=300)
+    max_concurrency = models.PositiveSmallIntegerField(default=8, validators=[MinValueValidator(1)])
+    timeout_seconds = models.PositiveIntegerField(default=300, validators=[MinValueValidator(1)])
     is_active = models.BooleanField(default=True)
     in_dialog_pool = models.BooleanField(default=False)
     last_health = models.JSONField(null=True, blank=True)  # {"ok": bool, "at": iso, "detail": str}
@@ -93,7 +99,9 @@ class Campaign(models.Model):
     prompt_filter = models.JSONField(default=dict, blank=True)  # categories, topics, sources, dates, ids
     endpoints = models.ManyToManyField(Endpoint, related_name="campaigns")
     preprompts = models.ManyToManyField(PrePrompt, related_name="campaigns")
-    samples = models.PositiveSmallIntegerField(default=1)
+    samples = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(16)])
+    # Sampling overrides for this campaign (e.g. {"max_tokens": 4096}); endpoint defaults otherwise.
+    params = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -136,6 +144,8 @@ class Generation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)  # a worker's claim on a running generation
+    lease_owner = models.CharField(max_length=32, blank=True)  # which runner holds the lease
+    next_attempt_at = models.DateTimeField(null=True, blank=True)  # retrying: not before (backoff)
     imported = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -159,3 +169,35 @@ class Generation(models.Model):
 
     def __str__(self):
         return f"{self.endpoint} → prompt {self.prompt_id} [{self.status}]"
+
+
+class CampaignRunner(models.Model):
+    """Liveness of the worker loop driving one endpoint of a campaign (stalled ones are re-enqueued)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runners")
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="runners")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "endpoint"], name="campaign_runner_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign} / {self.endpoint}"
+
+
+class SavedPromptFilter(models.Model):
+    """A named prompt selection for campaigns (same keys as Campaign.prompt_filter)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    prompt_filter = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

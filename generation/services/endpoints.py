@@ -1,0 +1,46 @@
+"""Model endpoints: health checks and the local server's registration."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import client
+from ..models import Endpoint
+
+
+def endpoint_check_health(*, endpoint: Endpoint, timeout: float = 5.0) -> client.Health:
+    """GET {base_url}/models; the outcome is stored on the endpoint (shown in the admin and campaigns page)."""
+    if not endpoint.base_url:
+        result = client.Health(False, "no base URL (imported responses only)", [], 0)
+    else:
+        result = client.health(endpoint, timeout=timeout)
+    endpoint.last_health = {
+        "ok": result.ok,
+        "at": timezone.now().isoformat(),
+        "detail": result.detail[:500],
+        "latency_ms": result.latency_ms,
+    }
+    endpoint.save(update_fields=["last_health"])
+    return result
+
+
+@transaction.atomic
+def endpoint_register_local(*, url: str, model: str, name: str | None = None, max_concurrency: int = 8,
+                            supports_system_role: bool = True) -> tuple[Endpoint, bool]:
+    """Create or update the endpoint for a local server (idempotent: same name, same row)."""
+    name = name or f"local-{model}"
+    endpoint, created = Endpoint.objects.select_for_update().get_or_create(
+        name=name,
+        defaults={"base_url": url.rstrip("/"), "model": model, "max_concurrency": max_concurrency,
+                  "supports_system_role": supports_system_role, "is_active": True},
+    )
+    if not created:
+        changed = []
+        for field, value in (("base_url", url.rstrip("/")), ("model", model), ("is_active", True)):
+            if getattr(endpoint, field) != value:
+                setattr(endpoint, field, value)
+                changed.append(field)
+        if changed:
+            endpoint.save(update_fields=changed)
+    return endpoint, created
