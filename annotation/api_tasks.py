@@ -1,0 +1,134 @@
+"""Annotation API for external clients and load tests: claim the next item, submit, give back.
+
+Same services and checks as the pages: only the holder of a claim may submit (409 otherwise), a
+repeated `submission_id` stores one row (200 with that row instead of 201), a new id by the author
+revises until QA has reviewed it.
+"""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors
+from .access import IsAnnotator
+from .models import SkipReason, TaskKind
+from .services import assignment, submissions
+
+
+class ClaimInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TaskKind.choices)
+
+
+class ResponseOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    text = serializers.CharField()
+
+
+class ItemOutput(serializers.Serializer):
+    task_id = serializers.IntegerField(source="task.pk")
+    kind = serializers.CharField(source="task.kind")
+    prompt = serializers.CharField(source="prompt_text")
+    responses = ResponseOutput(many=True)  # in the order shown to this annotator
+    claimed_at = serializers.DateTimeField(source="claim.claimed_at")
+    expires_at = serializers.DateTimeField(source="claim.expires_at")
+
+
+class RatingInput(serializers.Serializer):
+    submission_id = serializers.UUIDField()
+    scores = serializers.DictField(child=serializers.IntegerField(), required=False, default=dict)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    skip_reason = serializers.ChoiceField(choices=SkipReason.choices, required=False, allow_blank=True, default="")
+    time_ms = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
+
+
+class RankingInput(serializers.Serializer):
+    submission_id = serializers.UUIDField()
+    order = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    hardness = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
+    all_unacceptable = serializers.BooleanField(required=False, default=False)
+    custom_text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    custom_from = serializers.IntegerField(required=False, allow_null=True, default=None)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    time_ms = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
+
+
+class SubmittedOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    task_id = serializers.IntegerField()
+    submission_id = serializers.UUIDField()
+    revision = serializers.IntegerField()
+    created = serializers.DateTimeField()
+
+
+def _refused(exc) -> Response:
+    if isinstance(exc, ValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+REFUSALS = (ValidationError, assignment.ClaimNotHeld, submissions.AlreadyReviewed, submissions.SubmissionConflict)
+
+
+class ClaimNextApi(APIView):
+    """Claim the next rating or ranking item (or get the one already held). 204 when there is none."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=ClaimInput, responses={200: ItemOutput, 204: OpenApiResponse(description="No work")})
+    def post(self, request):
+        data = ClaimInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        claim = assignment.task_claim_next(annotator=request.user, kind=data.validated_data["kind"])
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(ItemOutput(selectors.claim_item(claim)).data)
+
+
+class _SubmitApi(APIView):
+    permission_classes = [IsAnnotator]
+    input_class: type[serializers.Serializer]
+    service = None
+
+    def post(self, request, task_id: int):
+        data = self.input_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = type(self).service(annotator=request.user, task_id=task_id, **data.validated_data)
+        except REFUSALS as exc:
+            return _refused(exc)
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(SubmittedOutput(result.annotation).data, status=code)
+
+
+@extend_schema(request=RatingInput, responses={201: SubmittedOutput, 200: SubmittedOutput})
+class RatingSubmitApi(_SubmitApi):
+    """Submit (or revise) a rating of a held item: seven scores 1–5, or a skip with its reason."""
+
+    input_class = RatingInput
+    service = submissions.rating_submit
+
+
+@extend_schema(request=RankingInput, responses={201: SubmittedOutput, 200: SubmittedOutput})
+class RankingSubmitApi(_SubmitApi):
+    """Submit (or revise) a ranking of a held item: response ids best first, rejects, custom answer."""
+
+    input_class = RankingInput
+    service = submissions.ranking_submit
+
+
+class ClaimReleaseApi(APIView):
+    """Give a held item back unannotated."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Released")})
+    def post(self, request, task_id: int):
+        try:
+            assignment.claim_release(annotator=request.user, task_id=task_id)
+        except assignment.ClaimNotHeld as exc:
+            return _refused(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,123 @@
+"""Reads for annotation pages and the API (HackSoft style: selectors read, services write).
+
+Rating / ranking items:
+* ``claim_item(claim) -> Item`` — what an annotator sees for a held claim: prompt text and the responses'
+  texts in the claim's display order (one query on top of the claim with its task and prompt).
+* ``claim_for_task(annotator, task_id) -> Claim | None`` — the annotator's claim on a task (any status).
+* ``annotation_current(annotator, task) -> Rating | Ranking | None`` — their current row for a task.
+* ``work_available(annotator) -> dict[kind, int]`` and ``annotator_totals(annotator)`` for the home page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .models import Claim, Criterion, Dialog, DialogTurn, Prompt, Ranking, Rating, Task, TaskKind, TaskResponse
+
+DISPLAY_LABELS = "ABCDEFGH"
+
+
+@dataclass(frozen=True)
+class ShownResponse:
+    id: int
+    label: str  # A, B, C, D in display order; model names are never shown
+    text: str
+
+
+@dataclass(frozen=True)
+class Item:
+    claim: Claim
+    task: Task
+    prompt_text: str
+    responses: list[ShownResponse]
+
+    @property
+    def response_ids(self) -> list[int]:
+        return [r.id for r in self.responses]
+
+
+def claim_item(claim: Claim) -> Item:
+    """The item behind a claim, responses in the order this annotator sees them."""
+    texts = dict(
+        TaskResponse.objects.filter(id__in=claim.display_order).values_list("id", "generation__text")
+    )
+    responses = [
+        ShownResponse(response_id, DISPLAY_LABELS[index], texts.get(response_id, ""))
+        for index, response_id in enumerate(claim.display_order)
+    ]
+    return Item(claim=claim, task=claim.task, prompt_text=claim.task.prompt.text, responses=responses)
+
+
+def claim_for_task(*, annotator, task_id: int) -> Claim | None:
+    return (
+        Claim.objects.select_related("task__prompt").filter(annotator=annotator, task_id=task_id).first()
+    )
+
+
+def annotation_current(*, annotator, task: Task) -> Rating | Ranking | None:
+    model = Rating if task.kind == TaskKind.RATING else Ranking
+    return model.objects.filter(annotator=annotator, task=task, is_current=True).first()
+
+
+def criteria() -> list[Criterion]:
+    return list(Criterion.objects.order_by("position"))
+
+
+def work_available(annotator) -> dict[str, int]:
+    """Items of each kind this annotator could be given now (open normal items + unseen gold)."""
+    mine = Claim.objects.filter(annotator=annotator).values("task_id")
+    qs = Task.objects.filter(is_active=True).exclude(id__in=mine)
+    if settings.STUDIO_NO_OWN_PROMPTS:
+        qs = qs.exclude(prompt__author=annotator)
+    open_items = Q(is_gold=True) | Q(remaining__gt=0)
+    counts = dict(qs.filter(open_items).values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
+    held = dict(
+        Claim.objects.filter(annotator=annotator, status=Claim.Status.ACTIVE, expires_at__gt=timezone.now())
+        .values_list("task__kind")
+        .annotate(n=Count("id"))
+        .values_list("task__kind", "n")
+    )
+    return {kind: counts.get(kind, 0) + held.get(kind, 0) for kind in TaskKind.values}
+
+
+def _today_start() -> datetime:
+    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+
+
+def _totals(qs, today: datetime) -> dict[str, int]:
+    return qs.aggregate(total=Count("id"), today=Count("id", filter=Q(created__gte=today)))
+
+
+def annotator_totals(annotator) -> dict[str, dict[str, int]]:
+    """Own totals today and overall: ratings (without skips), rankings, dialog turns, prompts."""
+    today = _today_start()
+    return {
+        "rating": _totals(Rating.objects.filter(annotator=annotator, is_current=True, skip_reason=""), today),
+        "ranking": _totals(Ranking.objects.filter(annotator=annotator, is_current=True), today),
+        "dialog": _totals(DialogTurn.objects.filter(dialog__annotator=annotator), today),
+        "prompt": _totals(Prompt.objects.filter(author=annotator), today),
+    }
+
+
+def dialogs_open(annotator) -> int:
+    return Dialog.objects.filter(annotator=annotator, status=Dialog.Status.OPEN).count()
+
+
+def recent_annotations(annotator, limit: int = 10) -> list[Rating | Ranking]:
+    """The annotator's latest current ratings and rankings (newest first), with their prompts."""
+    ratings = list(
+        Rating.objects.filter(annotator=annotator, is_current=True)
+        .select_related("task__prompt")
+        .order_by("-created", "-id")[:limit]
+    )
+    rankings = list(
+        Ranking.objects.filter(annotator=annotator, is_current=True)
+        .select_related("task__prompt")
+        .order_by("-created", "-id")[:limit]
+    )
+    return sorted(ratings + rankings, key=lambda row: row.created, reverse=True)[:limit]
