@@ -256,3 +256,70 @@ def make_export_corpus(annotators, *, reviewer, n_ranking: int = 8, n_rating_pai
         dialogs.append(Dialog.objects.get(pk=dialog.pk))
     return {"ranking_tasks": tasks, "rankings": rankings, "rating_pairs": pairs, "ratings": ratings,
             "dialogs": dialogs}
+
+
+# --- Export corpus: annotations made through the claim / submission / dialog / review services ----------
+
+def make_export_corpus(annotators, *, reviewer, n_ranking: int = 8, n_rating_pairs: int = 5, n_dialogs: int = 2):
+    """Ranking, rating and dialog annotations by `annotators`, all through the real services.
+
+    Ranking item i gets distinct texts; its last response is a hard reject. Item 0 is all-unacceptable
+    with a custom answer that `reviewer` approves (so the default export keeps it). Every rating pair has
+    one response rated 5 and one rated 2 by each annotator. Dialogs: 4 turns, turn 2 a custom answer;
+    the reviewer approves every dialog and edits turn 2's custom answer. Returns a dict of what was made.
+    """
+    import uuid
+
+    from annotation.models import Dialog, TaskKind
+    from annotation.services import assignment, submissions
+    from qa import services as qa_services
+
+    rankings, tasks = [], []
+    for i in range(n_ranking):
+        prompt = make_prompt(text=f"Eksport: pytanie rankingowe {i} — co to jest żubr?")
+        task, _ids = make_qa_ranking_task(prompt=prompt, texts=[f"Odpowiedź {x} na pytanie {i}." for x in "ABCD"])
+        tasks.append(task)
+    for annotator in annotators:
+        for _ in range(n_ranking):
+            claim = assignment.task_claim_next(annotator=annotator, kind=TaskKind.RANKING)
+            if claim is None:
+                break
+            order = sorted(claim.display_order)
+            custom = claim.task_id == tasks[0].pk
+            submitted = submissions.ranking_submit(
+                annotator=annotator, task_id=claim.task_id, submission_id=uuid.uuid4(), order=order,
+                hardness={str(order[-1]): "hard"}, all_unacceptable=custom,
+                custom_text="Własna odpowiedź: żubr to największy ssak lądowy Europy." if custom else "",
+            )
+            rankings.append(submitted.annotation)
+    for ranking in rankings:
+        if ranking.custom_text:
+            qa_services.review_decide(reviewer=reviewer, target_kind="ranking", target_id=ranking.pk,
+                                      decision="approve")
+    pairs = []
+    for i in range(n_rating_pairs):
+        prompt = make_prompt(text=f"Eksport: pytanie do oceny {i} — opisz Wisłę.")
+        pairs.append(make_qa_rating_pair(prompt=prompt, texts=(f"Dobra odpowiedź {i}.", f"Słaba odpowiedź {i}.")))
+    good = {t.pk for t, _ in pairs}
+    ratings = []
+    for annotator in annotators:
+        while True:
+            claim = assignment.task_claim_next(annotator=annotator, kind=TaskKind.RATING)
+            if claim is None:
+                break
+            score = 5 if claim.task_id in good else 2
+            keys = submissions.criterion_keys()
+            ratings.append(submissions.rating_submit(
+                annotator=annotator, task_id=claim.task_id, submission_id=uuid.uuid4(),
+                scores=dict.fromkeys(keys, score),
+            ).annotation)
+    dialogs = []
+    for d in range(n_dialogs):
+        dialog = make_dialog(annotators[d % len(annotators)], turns=4, custom_on=(2,))
+        qa_services.review_decide(reviewer=reviewer, target_kind="dialog", target_id=dialog.pk, decision="approve")
+        turn = dialog.turns.get(index=2)
+        qa_services.review_decide(reviewer=reviewer, target_kind="dialog_turn", target_id=turn.pk, decision="edit",
+                                  edited_text=f"Poprawiona przez QA odpowiedź {d}.")
+        dialogs.append(Dialog.objects.get(pk=dialog.pk))
+    return {"ranking_tasks": tasks, "rankings": rankings, "rating_pairs": pairs, "ratings": ratings,
+            "dialogs": dialogs}
