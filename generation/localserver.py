@@ -109,10 +109,11 @@ def ensure_venv(venv: str | os.PathLike | None = None) -> Path:
 
 def build_model(kind: str, out_dir: str | os.PathLike | None = None, *, venv: str | os.PathLike | None = None) -> Path:
     """Build (or reuse) a model folder by running generation.modelbuild inside the vLLM venv."""
+    from generation.modelbuild import is_built  # stdlib-only at import time
+
     out = Path(out_dir or MODEL_KINDS[kind][0])
-    if (out / ".build-complete").exists() and kind == "tiny":
-        # The tiny model's own idempotency check is cheap, but skipping the interpreter start saves ~5 s.
-        return out
+    if is_built(kind, out):
+        return out  # skips starting an interpreter that imports torch
     py = vllm_python(venv)
     if not py.exists():
         py = ensure_venv(venv)

@@ -117,6 +117,19 @@ Code: def f(x): return x * 2  # comment; for i in range(10): print(i) if a == b 
 """
 
 
+def spec_for(kind: str, arch: str = "llama") -> dict:
+    if kind == "tiny":
+        return {"kind": "tiny", "arch": arch, "version": TINY_SPEC_VERSION}
+    if kind == "gemma":
+        return {"kind": "gemma-3-270m", "version": GEMMA_SPEC_VERSION}
+    raise ValueError(f"unknown model kind {kind!r} (tiny, gemma)")
+
+
+def is_built(kind: str, out_dir: str | os.PathLike, arch: str = "llama") -> bool:
+    """True if ``out_dir`` holds a finished build of this kind and spec version (cheap: no torch)."""
+    return _spec_matches(Path(out_dir), spec_for(kind, arch))
+
+
 def _spec_matches(out_dir: Path, spec: dict) -> bool:
     marker = out_dir / COMPLETE_MARKER
     try:
@@ -160,7 +173,7 @@ def build_tiny_model(out_dir: str | os.PathLike = MODELS_DIR / "tiny", *, arch: 
     out_dir = Path(out_dir)
     if arch not in ("llama", "qwen2"):
         raise ValueError(f"arch must be 'llama' or 'qwen2', not {arch!r}")
-    spec = {"kind": "tiny", "arch": arch, "version": TINY_SPEC_VERSION}
+    spec = spec_for("tiny", arch)
     if _spec_matches(out_dir, spec):
         return out_dir
 
@@ -232,7 +245,7 @@ def build_tiny_model(out_dir: str | os.PathLike = MODELS_DIR / "tiny", *, arch: 
 def build_gemma(out_dir: str | os.PathLike = MODELS_DIR / "gemma-3-270m") -> Path:
     """Convert Gemma 3 270M (Q4_K_M GGUF from PyPI) to a bfloat16 HF folder; reuse it when done."""
     out_dir = Path(out_dir)
-    spec = {"kind": "gemma-3-270m", "version": GEMMA_SPEC_VERSION}
+    spec = spec_for("gemma")
     if _spec_matches(out_dir, spec):
         return out_dir
 

