@@ -329,8 +329,10 @@ def _stream_worker(label: str, endpoint: Endpoint, messages: list[dict], events:
                 if event.done:
                     events.put(("done", label, event, attempt - 1))
                     return
-                got_text = True
-                events.put(("delta", label, event.text, time.time()))
+                text = event.text.replace("\x00", "")  # PostgreSQL text cannot hold NUL; nobody needs it
+                if text:
+                    got_text = True
+                    events.put(("delta", label, text, time.time()))
         except client.TransientError as exc:
             if not got_text and attempt < STREAM_ATTEMPTS and not cancel.is_set():
                 cancel.wait(RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS)) - 1])
@@ -432,7 +434,6 @@ def turn_stream(*, turn: DialogTurn, poll_seconds: float = 0.25) -> Iterator[dic
                 run.parts.append(payload)
                 yield event
             elif kind == "done":
-                del running[label]
                 _owned(run).update(
                     status=DialogCandidate.Status.DONE,
                     text="".join(run.parts),
@@ -444,9 +445,9 @@ def turn_stream(*, turn: DialogTurn, poll_seconds: float = 0.25) -> Iterator[dic
                     attempts=F("attempts") + extra,
                     lease_until=None,
                 )
+                del running[label]
                 yield settled(label, DialogCandidate.Status.DONE, "")
             else:  # error: keep the partial text so it can still be copied into the editor
-                del running[label]
                 _owned(run).update(
                     status=DialogCandidate.Status.FAILED,
                     text="".join(run.parts),
@@ -456,6 +457,7 @@ def turn_stream(*, turn: DialogTurn, poll_seconds: float = 0.25) -> Iterator[dic
                     attempts=F("attempts") + extra,
                     lease_until=None,
                 )
+                del running[label]
                 yield settled(label, DialogCandidate.Status.FAILED, payload)
         yield {"event": "end"}
     finally:

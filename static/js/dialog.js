@@ -61,7 +61,9 @@
   function replaceColumn(seat) {
     const col = column(seat);
     if (!col || !window.htmx) return Promise.resolve();
-    return htmx.ajax("GET", col.dataset.url, { target: col, swap: "outerHTML" }).then(refreshSubmit);
+    // source: the column itself, so three answers finishing together are three independent requests
+    // (htmx keeps only the last queued request per source element).
+    return htmx.ajax("GET", col.dataset.url, { source: col, target: col, swap: "outerHTML" }).then(refreshSubmit);
   }
 
   function onSettled(data) {
