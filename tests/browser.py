@@ -37,7 +37,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
-DEFAULT_TIMEOUT_MS = 10_000
+# Generous: the machine is shared, and a loaded 2-core box can take seconds to serve the first page.
+DEFAULT_TIMEOUT_MS = int(os.environ.get("STUDIO_BROWSER_TIMEOUT_MS", "30000"))
 
 # Runs before any script of every page and frame: records calls instead of blocking on a modal.
 _TRAP_SCRIPT = """
