@@ -14,6 +14,8 @@ _SPECIAL_TOKENS = re.compile(
     r"|<(?:end_of_turn|start_of_turn|eos|bos|/s|s)>"
     r"|\[/?INST\]"
 )
+# Control characters other than tab and newline (random or broken models emit NUL and friends).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_PERIOD = 400  # longest repeating unit we look for (characters)
 MIN_REPEATS = 3  # a unit seen this many times in a row at the end is a loop
 MIN_LOOP_CHARS = 40  # …and the repeated region must be at least this long (keeps "!!!" and "ha ha ha")
@@ -88,8 +90,8 @@ def collapse_repeated_blocks(text: str) -> str:
 
 def postprocess(text: str) -> str:
     """The text annotators see: special tokens removed, repeated blocks and a runaway tail collapsed."""
-    cleaned = _SPECIAL_TOKENS.sub("", text)
-    cleaned = cleaned.replace("\r\n", "\n")
+    cleaned = _SPECIAL_TOKENS.sub("", text.replace("\r\n", "\n"))
+    cleaned = _CONTROL.sub("", cleaned)
     cleaned = re.sub(r"[ \t]+\n", "\n", cleaned)
     cleaned = collapse_repeated_blocks(cleaned)
     cleaned = strip_runaway_loop(cleaned.rstrip())

@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
@@ -128,11 +128,16 @@ def generations_claim(*, campaign_id: int, endpoint: Endpoint, owner: str, limit
     return jobs
 
 
+def storable(text: str) -> str:
+    """Raw model output as it came, except NUL (PostgreSQL text cannot hold it; random models emit it)."""
+    return text.replace("\x00", "\ufffd")
+
+
 def generation_record_result(*, job: Job, owner: str, result: client.ChatResult) -> bool:
     """Store a finished answer, only if this runner still holds the row's lease."""
     return bool(
         Generation.objects.filter(pk=job.generation_id, status=G.RUNNING, lease_owner=owner).update(
-            status=G.DONE, raw_text=result.text, text=postprocess(result.text),
+            status=G.DONE, raw_text=storable(result.text), text=postprocess(result.text),
             finish_reason=result.finish_reason[:32], prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens, latency_ms=result.latency_ms, error="",
             lease_owner="", lease_until=None, next_attempt_at=None, finished_at=timezone.now(),
@@ -241,7 +246,15 @@ def _record(*, job: Job, owner: str, future: Future, cancelled: bool, report: Ru
                                 campaign_cancelled=cancelled)
         report.failed += 1
         return
-    if generation_record_result(job=job, owner=owner, result=result):
+    try:
+        stored = generation_record_result(job=job, owner=owner, result=result)
+    except DatabaseError as exc:  # e.g. text the database refuses: fail this row, keep the runner going
+        log.exception("generation %s: cannot store the answer", job.generation_id)
+        generation_record_error(job=job, owner=owner, error=client.PermanentError(f"cannot store: {exc}"),
+                                campaign_cancelled=cancelled)
+        report.failed += 1
+        return
+    if stored:
         report.done += 1
     else:
         report.lost_lease += 1
