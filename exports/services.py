@@ -227,7 +227,7 @@ def export_build(*, export_id: int, chunk_size: int = 2000) -> Export:
         "splits": manifest["counts"].get("splits", {}),
         "scores": manifest["counts"].get("scores", 0),
         "files": len(rows),
-        "rows": sum(rows.values()),
+        "rows": sum(n for name, n in rows.items() if name.endswith(".jsonl")),  # Parquet files repeat them
     }
     Export.objects.filter(pk=export_id).update(
         status=Export.Status.DONE,

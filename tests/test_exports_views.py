@@ -128,7 +128,7 @@ def test_progress_fragment_polls_while_running_and_refreshes_when_done(login, ad
     running = client.get(url, headers={"HX-Request": "true"})
     html = running.content.decode()
     assert "<html" not in html and 'hx-trigger="every 2s"' in html and "42%" in html
-    assert 'href="%s"' % reverse("exports:detail", args=[built.pk]) in html
+    assert f'href="{reverse("exports:detail", args=[built.pk])}"' in html
     assert "HX-Refresh" not in running
     Export.objects.filter(pk=built.pk).update(status=Export.Status.DONE, progress=1.0)
     done = client.get(url, headers={"HX-Request": "true"})
