@@ -47,7 +47,7 @@ class AgreementAPI(APIView):
         form = DashboardFilterForm(request.query_params or None)
         if request.query_params and not form.is_valid():
             return Response(form.errors, status=status.HTTP_400_BAD_REQUEST)
-        data = reports.build_dashboard(form.filters())
+        data = reports.cached_dashboard(form.filters())
 
         def bias(b):
             return {"n_slots": b.n_slots, "n": b.overall.n, "win_rates": list(b.overall.win_rates),

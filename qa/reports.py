@@ -7,12 +7,24 @@ CSV downloads both use it, so a chart and its CSV always show the same numbers.
 from __future__ import annotations
 
 import base64
-from collections import Counter
+import hashlib
+import json
+import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import combinations
 from typing import Any
 
+import numpy as np
+from django.core.cache import cache
+from django.db.models import Count, Max
+from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from annotation.models import DialogTurn, Ranking, Rating, Task
 
 from . import charts, stats
 from .selectors import (
@@ -24,6 +36,7 @@ from .selectors import (
     rating_records,
     usernames,
 )
+from .stats import Estimate
 
 # Krippendorff's suggested floor for tentative conclusions; drawn as a reference line.
 ALPHA_TENTATIVE = 0.667
@@ -88,10 +101,115 @@ class Dashboard:
     times: stats.MedianTimes
     annotators: list[AnnotatorRow]
     charts: dict[str, Chart]
+    computed_at: datetime | None = None
+    fingerprint: tuple = ()
 
     @property
     def alpha_rows(self) -> list[tuple[str, str, stats.Estimate, stats.Estimate]]:
         return [(key, label, self.alpha[key], self.alpha_gold[key]) for key, label in self.criteria]
+
+
+# --------------------------------------------------------------------------------------------------
+# Ranking agreement: the figures of qa.stats, each distinct pair of rank patterns computed once
+# --------------------------------------------------------------------------------------------------
+
+class _PairFigures:
+    """tau and same-top-1 of two rankings, memoised on their relabelled shape.
+
+    Kendall's tau and top-1 equality depend only on how the two rankings order the same responses, not on
+    the response ids, so the ids are relabelled 0, 1, 2... in order of first appearance. Four responses
+    give at most 24 shapes per side: a dashboard over 100k rankings calls scipy a few dozen times instead
+    of once per annotator pair (which took minutes). Each shape is still computed by qa.stats itself.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, tuple[float | None, bool]] = {}
+
+    @staticmethod
+    def _shape(ranking, labels: dict) -> tuple:
+        shaped = []
+        for element in ranking:
+            if isinstance(element, list | tuple | set | frozenset):
+                shaped.append(tuple(sorted(labels.setdefault(x, len(labels)) for x in element)))
+            else:
+                shaped.append(labels.setdefault(element, len(labels)))
+        return tuple(shaped)
+
+    def __call__(self, a, b) -> tuple[float | None, bool]:
+        labels: dict = {}
+        key = (self._shape(a, labels), self._shape(b, labels))
+        if key not in self._cache:
+            records = [("item", 0, list(key[0]), []), ("item", 1, list(key[1]), [])]
+            self._cache[key] = (stats.pairwise_kendall_tau(records).value, stats.top1_agreement(records).value == 1.0)
+        return self._cache[key]
+
+
+def _by_item(rows) -> dict:
+    by_item: dict = {}
+    for record in rows:
+        by_item.setdefault(record[0], {})[record[1]] = record[2]  # the last ranking of an annotator counts
+    return by_item
+
+
+def _peer_summary(annotators, taus: dict, tops: dict) -> dict[Hashable, stats.RankingPeerAgreement]:
+    return {
+        ann: stats.RankingPeerAgreement(
+            n_pairs=len(tops.get(ann, [])),
+            mean_tau=float(np.mean(taus[ann])) if taus.get(ann) else None,
+            top1_agreement=float(np.mean(tops[ann])) if tops.get(ann) else None,
+        )
+        for ann in sorted(annotators, key=str)
+    }
+
+
+@dataclass(frozen=True)
+class RankingAgreement:
+    tau: stats.Estimate
+    top1: stats.Estimate
+    per_annotator: dict[Hashable, stats.RankingPeerAgreement]
+
+
+def ranking_agreement(rows, figures: _PairFigures | None = None) -> RankingAgreement:
+    """= stats.pairwise_kendall_tau, stats.top1_agreement and stats.ranking_annotator_vs_peers at once."""
+    figures = figures or _PairFigures()
+    all_taus: list[float] = []
+    all_tops: list[bool] = []
+    taus: dict = defaultdict(list)
+    tops: dict = defaultdict(list)
+    annotators: set = set()
+    for by_annotator in _by_item(rows).values():
+        annotators.update(by_annotator)
+        ordered = sorted(by_annotator.items(), key=lambda kv: str(kv[0]))
+        for (ann_a, rank_a), (ann_b, rank_b) in combinations(ordered, 2):
+            tau, same = figures(rank_a, rank_b)
+            all_tops.append(same)
+            for ann in (ann_a, ann_b):
+                tops[ann].append(same)
+                if tau is not None:
+                    taus[ann].append(tau)
+            if tau is not None:
+                all_taus.append(tau)
+    tau = Estimate(float(np.mean(all_taus)), n=len(all_taus)) if all_taus else stats.pairwise_kendall_tau([])
+    top1 = Estimate(float(np.mean(all_tops)), n=len(all_tops)) if all_tops else stats.top1_agreement([])
+    return RankingAgreement(tau, top1, _peer_summary(annotators, taus, tops))
+
+
+def ranking_vs_gold(rows, gold: dict, figures: _PairFigures | None = None) -> dict[Hashable, stats.RankingPeerAgreement]:
+    """= stats.ranking_vs_gold, memoised."""
+    figures = figures or _PairFigures()
+    taus: dict = defaultdict(list)
+    tops: dict = defaultdict(list)
+    annotators: set = set()
+    for item, by_annotator in _by_item(rows).items():
+        for ann, ranking in by_annotator.items():
+            annotators.add(ann)
+            if item not in gold:
+                continue
+            tau, same = figures(ranking, gold[item])
+            tops[ann].append(same)
+            if tau is not None:
+                taus[ann].append(tau)
+    return _peer_summary(annotators, taus, tops)
 
 
 def _n_slots(lengths: list[int], default: int) -> int:
@@ -152,8 +270,12 @@ def build_dashboard(filters: Filters) -> Dashboard:
     gold_dev = stats.deviation_from_gold(gold_ratings.rows, gold_scores)
     lenient = stats.leniency(all_rating_rows)
     distribution = stats.score_distribution(all_rating_rows)
-    ranking_peers = stats.ranking_annotator_vs_peers(all_rankings)
-    ranking_gold = stats.ranking_vs_gold(gold_rankings.rows, gold_orders)
+    figures = _PairFigures()
+    ranking_all = ranking_agreement(all_rankings, figures)
+    ranking_plain = ranking_agreement(rankings.rows, figures)
+    ranking_on_gold = ranking_agreement(gold_rankings.rows, figures)
+    ranking_peers = ranking_all.per_annotator
+    ranking_gold = ranking_vs_gold(gold_rankings.rows, gold_orders, figures)
     ranking_wins = stats.winner_slots_from_rankings(all_rankings)
     bias_ranking = stats.position_bias(ranking_wins, _n_slots([w.n_slots for w in ranking_wins], 4))
     bias_dialog = stats.position_bias(dialogs.slot_wins, _n_slots([w[2] for w in dialogs.slot_wins], 3))
@@ -161,7 +283,7 @@ def build_dashboard(filters: Filters) -> Dashboard:
                               + dialogs.times)
     skip = stats.skip_rate(ratings.skips + gold_ratings.skips)
     custom = stats.custom_answer_rate(rankings.custom + gold_rankings.custom + dialogs.custom)
-    over_time = stats.alpha_over_time(ratings.dated_rows, "W", keys)
+    over_time = stats.alpha_over_time(ratings.rows, "W", keys)
 
     ids: set = set(peers) | set(lenient) | set(ranking_peers) | set(times.by_annotator) | set(skip.by_annotator)
     ids |= set(custom.by_annotator)
@@ -265,10 +387,10 @@ def build_dashboard(filters: Filters) -> Dashboard:
         counts=counts,
         alpha=alpha,
         alpha_gold=alpha_gold,
-        tau=stats.pairwise_kendall_tau(rankings.rows),
-        top1=stats.top1_agreement(rankings.rows),
-        tau_gold=stats.pairwise_kendall_tau(gold_rankings.rows),
-        top1_gold=stats.top1_agreement(gold_rankings.rows),
+        tau=ranking_plain.tau,
+        top1=ranking_plain.top1,
+        tau_gold=ranking_on_gold.tau,
+        top1_gold=ranking_on_gold.top1,
         w_gold=stats.mean_estimate(stats.kendalls_w_by_item(gold_rankings.rows).values()),
         bias_ranking=bias_ranking,
         bias_dialog=bias_dialog,
@@ -296,6 +418,67 @@ def _annotator_csv_row(a: AnnotatorRow) -> tuple:
         rg.n_pairs if rg else None, rg.mean_tau if rg else None, rg.top1_agreement if rg else None,
         a.bias_ranking.flagged if a.bias_ranking else None, a.bias_dialog.flagged if a.bias_dialog else None,
     )
+
+
+# The figures of 100k annotations take seconds to compute: the page and its CSV downloads share one
+# computation, recomputed when the annotations change, but at most once a minute per filter set.
+DASHBOARD_MAX_AGE_SECONDS = 60
+DASHBOARD_CACHE_SECONDS = 3600
+
+
+def data_fingerprint() -> tuple:
+    """Changes whenever an annotation, a dialog choice or the gold set changes (four indexed aggregates)."""
+    def agg(qs, *fields):
+        values = qs.aggregate(n=Count("id"), **{f"m{i}": Max(f) for i, f in enumerate(fields)})
+        return tuple(str(v) for v in values.values())
+
+    return (
+        agg(Rating.objects.all(), "id", "created"),
+        agg(Ranking.objects.all(), "id", "created"),
+        agg(DialogTurn.objects.all(), "id", "decided_at"),
+        agg(Task.objects.filter(is_gold=True), "id"),
+    )
+
+
+def cached_dashboard(filters: Filters) -> Dashboard:
+    """build_dashboard, shared between requests (see DASHBOARD_MAX_AGE_SECONDS)."""
+    raw = json.dumps([filters.as_query(), get_language()], sort_keys=True)
+    key = "qa:dashboard:" + hashlib.sha256(raw.encode()).hexdigest()
+    fingerprint = data_fingerprint()
+    hit = cache.get(key)
+    if hit is not None:
+        data, stored_at = hit
+        if data.fingerprint == fingerprint or time.time() - stored_at < DASHBOARD_MAX_AGE_SECONDS:
+            return data
+    data = build_dashboard(filters)
+    data.fingerprint = fingerprint
+    data.computed_at = timezone.now()
+    cache.set(key, (data, time.time()), DASHBOARD_CACHE_SECONDS)
+    return data
+
+
+@dataclass(frozen=True)
+class GoldAccuracy:
+    id: Hashable
+    name: str
+    rating: stats.GoldDeviation | None
+    ranking: stats.RankingPeerAgreement | None
+
+
+def gold_accuracy() -> list[GoldAccuracy]:
+    """Each annotator against the gold references (gold annotations only: cheaper than the dashboard)."""
+    filters = Filters()
+    keys = [k for k, _label in criteria()]
+    gold_scores, gold_orders = gold_references(filters)
+    rating = stats.deviation_from_gold(rating_records(filters, gold=True, keys=keys).rows, gold_scores)
+    ranking = ranking_vs_gold(ranking_records(filters, gold=True).rows, gold_orders)
+    names = usernames(set(rating) | set(ranking))
+    rows = [
+        GoldAccuracy(a, names.get(a, str(a)), rating.get(a), ranking.get(a))
+        for a in set(rating) | set(ranking)
+        if (rating.get(a) and rating[a].n) or (ranking.get(a) and ranking[a].n_pairs)
+    ]
+    return sorted(rows, key=lambda r: r.name)
 
 
 CHART_NAMES = ("alpha", "alpha_gold", "alpha_time", "scores", "leniency", "slots_ranking", "slots_dialog",

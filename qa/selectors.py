@@ -130,15 +130,16 @@ def criteria() -> list[tuple[str, str]]:
 
 @dataclass
 class RatingRecords:
-    rows: list[tuple]  # (task_id, annotator_id, criterion, score|None)
-    dated_rows: list[tuple]  # (task_id, annotator_id, criterion, score, date) for alpha over time
+    # (task_id, annotator_id, criterion, score, date): qa.stats reads the first four fields, and
+    # alpha_over_time the date too, so one list serves every figure (490k tuples at 70k ratings).
+    rows: list[tuple]
     skips: list[tuple]  # (annotator_id, skipped)
     times: list[tuple]  # (annotator_id, "rating", seconds)
     count: int = 0
 
 
 def rating_records(filters: Filters, *, gold: bool | None = None, keys: Iterable[str] = ()) -> RatingRecords:
-    records = RatingRecords([], [], [], [])
+    records = RatingRecords([], [], [])
     if not filters.includes("rating"):
         return records
     wanted = set(keys)
@@ -156,8 +157,7 @@ def rating_records(filters: Filters, *, gold: bool | None = None, keys: Iterable
             if wanted and criterion not in wanted:
                 continue
             value = score if isinstance(score, int) and 1 <= score <= 5 else None
-            records.rows.append((task_id, annotator_id, criterion, value))
-            records.dated_rows.append((task_id, annotator_id, criterion, value, day))
+            records.rows.append((task_id, annotator_id, criterion, value, day))
     return records
 
 

@@ -69,7 +69,7 @@ def _get_task(task_id: int) -> Task:
 def dashboard(request):
     form = DashboardFilterForm(request.GET or None)
     filters = form.filters()
-    data = reports.build_dashboard(filters)
+    data = reports.cached_dashboard(filters)
     context = {"form": form, "data": data, "query": urlencode(filters.as_query())}
     template = "qa/dashboard.html#body" if request.htmx else "qa/dashboard.html"
     return render(request, template, context)
@@ -81,7 +81,7 @@ def chart_csv(request, chart: str):
     if chart not in reports.CHART_NAMES:
         raise Http404
     form = DashboardFilterForm(request.GET or None)
-    data = reports.build_dashboard(form.filters())
+    data = reports.cached_dashboard(form.filters())
     return _csv_response(data.charts[chart].csv(), f"qa-{chart}.csv")
 
 
@@ -159,9 +159,8 @@ def gold(request):
         query = form.cleaned_data.get("q") or ""
     candidates = Paginator(selectors.gold_candidates(kind=kind, category_id=category, query=query),
                            PAGE_SIZE).get_page(request.GET.get("page"))
-    data = reports.build_dashboard(selectors.Filters())
     context = {"form": form, "gold_tasks": selectors.gold_tasks(), "candidates": candidates,
-               "annotators": data.annotators}
+               "accuracy": reports.gold_accuracy()}
     template = "qa/gold.html#candidates" if request.htmx else "qa/gold.html"
     return render(request, template, context)
 

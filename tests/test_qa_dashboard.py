@@ -25,6 +25,13 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dashboard_cache():
+    from django.core.cache import cache
+
+    cache.clear()  # the dashboard is cached between requests; every test starts from its own data
+
+
 def _double_rated(annotator, annotator2, n=6, category="qa_polish"):
     """n pairs, both responses rated by both annotators; annotator2 is one point harsher on half."""
     tasks = []
@@ -199,6 +206,9 @@ def test_invalid_filters_show_errors_and_filter_nothing(seeded, login, qa_lead):
 
 
 def _queries_for_dashboard(client) -> int:
+    from django.core.cache import cache
+
+    cache.clear()
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(reverse("qa:dashboard")).status_code == 200
     return len(ctx.captured_queries)
@@ -219,3 +229,20 @@ def test_query_count_does_not_grow_with_annotations(seeded, annotator, annotator
     for _ in range(5):
         make_qa_dialog(annotator, [("ABC", "A", ""), ("BAC", "C", "")])
     assert _queries_for_dashboard(client) == small
+
+
+def test_dashboard_is_shared_until_the_data_changes(seeded, annotator, annotator2, monkeypatch):
+    _double_rated(annotator, annotator2, n=2)
+    first = reports.cached_dashboard(Filters())
+    assert reports.cached_dashboard(Filters()) is not None
+    assert reports.cached_dashboard(Filters()).computed_at == first.computed_at
+    a, _b = make_qa_rating_pair()
+    make_qa_rating(a, annotator, 2)
+    # within the minute the shared figures are served even though a rating arrived...
+    assert reports.cached_dashboard(Filters()).counts["ratings"] == 8
+    # ...after it, a changed fingerprint means a fresh computation
+    monkeypatch.setattr(reports, "DASHBOARD_MAX_AGE_SECONDS", 0)
+    assert reports.cached_dashboard(Filters()).counts["ratings"] == 9
+    again = reports.cached_dashboard(Filters())
+    assert again.counts["ratings"] == 9 and again.computed_at == reports.cached_dashboard(Filters()).computed_at
+    assert reports.cached_dashboard(Filters(task_type="rating")).counts["ratings"] == 9

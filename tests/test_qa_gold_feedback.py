@@ -19,6 +19,13 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dashboard_cache():
+    from django.core.cache import cache
+
+    cache.clear()  # the dashboard is cached between requests; every test starts from its own data
+
+
 # --- gold ---------------------------------------------------------------------------------------------
 
 def test_gold_ranking_reference_must_be_a_permutation(seeded, qa_lead):
@@ -79,12 +86,24 @@ def test_gold_edit_page_marks_with_expected_ranking(seeded, login, qa_lead):
     assert not task.is_gold
 
 
-def test_gold_page_shows_accuracy_per_annotator(seeded, login, qa_lead, annotator):
+def test_gold_page_shows_accuracy_per_annotator(seeded, login, qa_lead, annotator, annotator2):
+    from qa import reports
+
     task, ids = make_qa_ranking_task(is_gold=True)
     services.gold_mark(task=task, marked_by=qa_lead, reference={"order": ids})
     make_qa_ranking(task, annotator, ids)
+    make_qa_ranking(task, annotator2, [ids[1], ids[0], ids[2], ids[3]])
+    a, _b = make_qa_rating_pair(is_gold=True)
+    key = Criterion.objects.first().key
+    services.gold_mark(task=a, marked_by=qa_lead, reference={"scores": {key: 5}})
+    make_qa_rating(a, annotator, 3)
+    accuracy = {row.name: row for row in reports.gold_accuracy()}
+    assert accuracy["ania"].ranking.top1_agreement == 1.0
+    assert accuracy["bartek"].ranking.top1_agreement == 0.0
+    assert accuracy["ania"].rating.n == 1 and accuracy["ania"].rating.mean_abs_deviation == 2
+    assert accuracy["bartek"].rating is None
     page = login(qa_lead).get(reverse("qa:gold")).content.decode()
-    assert "ania" in page
+    assert "ania" in page and "bartek" in page
 
 
 # --- feedback -----------------------------------------------------------------------------------------

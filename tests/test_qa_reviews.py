@@ -16,6 +16,13 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _fresh_dashboard_cache():
+    from django.core.cache import cache
+
+    cache.clear()  # the dashboard is cached between requests; every test starts from its own data
+
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
