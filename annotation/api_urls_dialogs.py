@@ -1,1 +1,14 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import api_dialogs
+
+urlpatterns = [
+    path("dialogs/", api_dialogs.DialogListStartApi.as_view(), name="api-dialogs"),
+    path("dialogs/<int:pk>/", api_dialogs.DialogDetailApi.as_view(), name="api-dialog"),
+    path("dialogs/<int:pk>/turns/", api_dialogs.DialogTurnApi.as_view(), name="api-dialog-turns"),
+    path("dialogs/<int:pk>/turns/<int:index>/retry/", api_dialogs.DialogRetryApi.as_view(),
+         name="api-dialog-retry"),
+    path("dialogs/<int:pk>/turns/<int:index>/decide/", api_dialogs.DialogDecideApi.as_view(),
+         name="api-dialog-decide"),
+    path("dialogs/<int:pk>/finish/", api_dialogs.DialogFinishApi.as_view(), name="api-dialog-finish"),
+]

@@ -5,9 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count, Max, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 
+from . import roles
 from .models import Dialog, DialogCandidate, DialogTurn
 from .services.dialogs import MAX_TURNS, MIN_TURNS, public_error
+
+
+def dialog_for_user(user, pk: int, *, write: bool = False) -> Dialog:
+    """The user's own dialog; QA leads (and admins) may read anyone's. Anything else is a 404."""
+    dialog = get_object_or_404(Dialog.objects.select_related("annotator"), pk=pk)
+    if dialog.annotator_id == user.pk or (not write and roles.is_qa(user)):
+        return dialog
+    raise Http404
 
 
 def dialogs_of(user) -> QuerySet[Dialog]:

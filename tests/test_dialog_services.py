@@ -10,6 +10,7 @@ from annotation.models import Dialog, DialogCandidate, DialogTypology
 from annotation.selectors_dialogs import dialog_state, dialog_transcript
 from annotation.services import dialogs as svc
 from generation.localserver import free_port
+from tests.dialog_support import english  # noqa: F401  (autouse fixture)
 from tests.factories import make_dialog, make_dialog_pool, make_endpoint
 
 pytestmark = pytest.mark.django_db

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from annotation.models import Dialog, DialogCandidate, DialogTurn
 from annotation.services import dialogs as svc
+from tests.dialog_support import english  # noqa: F401  (autouse fixture)
 from tests.factories import make_dialog, make_dialog_pool
 
 pytestmark = pytest.mark.django_db

@@ -8,28 +8,21 @@ import json
 import uuid
 
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from .. import roles
 from ..access import annotator_required
 from ..models import Dialog, DialogCandidate, DialogTurn, DialogTypology
-from ..selectors_dialogs import dialog_state, dialogs_of
+from ..selectors_dialogs import dialog_for_user, dialog_state, dialogs_of
 from ..services import dialogs as dialog_services
 from ..services.dialogs import MAX_TURNS, MIN_TURNS, DialogError
 
 
 def _get_dialog_for_user(request, pk: int, *, write: bool = False) -> Dialog:
-    """The annotator's own dialog; QA leads may read anyone's. Everyone else gets a 404."""
-    dialog = get_object_or_404(Dialog.objects.select_related("annotator"), pk=pk)
-    if dialog.annotator_id == request.user.pk:
-        return dialog
-    if not write and roles.is_qa(request.user):
-        return dialog
-    raise Http404
+    return dialog_for_user(request.user, pk, write=write)
 
 
 def _get_turn(dialog: Dialog, index: int) -> DialogTurn:
