@@ -86,7 +86,7 @@ def test_gold_agreement_and_deviation(seeded, annotator, annotator2, qa_lead):
     assert all(e.defined for e in data.alpha_gold.values())
 
 
-def test_ranking_position_bias_is_flagged(seeded, annotator, annotator2):
+def test_ranking_position_bias_is_flagged(seeded, annotator, annotator2, login, qa_lead):
     for _ in range(40):
         task, ids = make_qa_ranking_task()
         shown = [ids[2], ids[0], ids[3], ids[1]]
@@ -101,6 +101,10 @@ def test_ranking_position_bias_is_flagged(seeded, annotator, annotator2):
     rows = list(csv.reader(io.StringIO(data.charts["slots_ranking"].csv())))
     assert rows[0][:4] == ["source", "annotator", "n", "wins_slot_1"]
     assert rows[1][2:4] == ["80", "80"]
+    page = login(qa_lead).get(reverse("qa:dashboard")).content.decode()
+    table = page.split('data-testid="bias-table"')[1].split("</table>")[0]
+    assert "ania" in table and "bartek" in table
+    assert table.count('class="badge hard"') == 2
 
 
 def test_dialog_column_bias_and_custom_rate(seeded, annotator):
