@@ -342,14 +342,15 @@ def original_texts(target_kind: str, target_ids: Iterable[int]) -> dict[int, str
     if target_kind == ReviewTarget.DIALOG:
         return dict.fromkeys(Dialog.objects.filter(id__in=ids).values_list("id", flat=True), "")
     if target_kind == ReviewTarget.RATING_PAIR:
+        # A pair with equal means has no winner: its text is "" (it can be approved or rejected, not edited).
         pairs = {p.pair_id: p for p in rating_pairs(task_ids=ids) if p.pair_id in set(ids)}
-        winners = {pid: p.winner_task_id for pid, p in pairs.items() if p.winner_task_id}
+        winners = {pid: p.winner_task_id for pid, p in pairs.items()}
         texts = dict(
-            TaskResponse.objects.filter(task_id__in=winners.values())
+            TaskResponse.objects.filter(task_id__in=[t for t in winners.values() if t])
             .order_by("task_id", "position")
             .values_list("task_id", "generation__text")
         )
-        return {pid: texts.get(task_id, "") for pid, task_id in winners.items()}
+        return {pid: texts.get(task_id, "") if task_id else "" for pid, task_id in winners.items()}
     raise ValueError(f"unknown review target {target_kind!r}")
 
 

@@ -50,6 +50,8 @@ def review_decide(
     if decision == Review.Decision.EDIT:
         if target_kind not in EDITABLE_TARGETS:
             raise ValidationError({"decision": _("A dialog as a whole cannot be edited; edit its turns.")})
+        if target_kind == ReviewTarget.RATING_PAIR and not original:
+            raise ValidationError({"decision": _("The two responses have equal means: there is no winner to edit.")})
         if not edited.strip():
             raise ValidationError({"edited_text": _("Write the corrected text.")})
         if edited == original:

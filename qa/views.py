@@ -133,8 +133,8 @@ def review_item(request, kind: str, target_id: int):
             else:
                 form.add_error(None, exc.messages)
         else:
-            messages.success(request, _("Decision saved."))
             if not request.htmx:
+                messages.success(request, _("Decision saved."))
                 return redirect("qa:review_item", kind=kind, target_id=target_id)
             item = _get_review_item(kind, target_id)
             form = ReviewForm(initial={"edited_text": item.effective_text or item.original_text})

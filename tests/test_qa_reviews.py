@@ -133,6 +133,18 @@ def test_rating_pair_queues(seeded, annotator, annotator2, qa_lead):
     assert selectors.effective_custom_text("rating_pair", [low_a.id]) == {low_a.id: "Lepszy zwycięzca"}
     assert selectors.review_state("rating_pair", [low_a.id])[low_a.id].original_text == "Słabszy zwycięzca"
 
+    # a tie has no winner: it can be approved or rejected, not edited
+    with pytest.raises(ValidationError):
+        services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=same_a.id,
+                               decision="edit", edited_text="Nowy tekst")
+    services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=same_a.id, decision="reject",
+                           note="niespójne oceny")
+    assert selectors.is_rejected("rating_pair", [same_a.id, low_a.id]) == {same_a.id}
+    assert selectors.rating_pair_queue("identical") == []
+    with pytest.raises(ValidationError):  # the second task of a pair is not a review target
+        services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=same_b.id,
+                               decision="approve")
+
 
 def test_custom_queue_lists_only_custom_answers(seeded, annotator, annotator2, custom_ranking, qa_lead):
     task, ids = make_qa_ranking_task()
