@@ -31,7 +31,12 @@ if [[ -z "${STUDIO_NO_MODEL:-}" ]]; then
   echo "== starting the local model server ($MODEL on :$MODEL_PORT; first run installs vLLM and builds the model, a few minutes)"
   setsid $PY -m generation.localserver serve --model "$MODEL" --port "$MODEL_PORT" >var/log/vllm.log 2>&1 &
   pids+=($!)
-  $PY manage.py register_local_endpoint --url "http://127.0.0.1:$MODEL_PORT/v1" --model "$MODEL" --wait 0
+  SERVED="$([[ "$MODEL" == gemma ]] && echo gemma-3-270m || echo "$MODEL")"
+  $PY manage.py register_local_endpoint --url "http://127.0.0.1:$MODEL_PORT/v1" --model "$SERVED" --name local-model
+  # when the server answers, record its health so the Generation page shows it as ready
+  ( for _ in $(seq 1 120); do
+      curl -fs "http://127.0.0.1:$MODEL_PORT/v1/models" >/dev/null 2>&1 && break; sleep 5
+    done; $PY manage.py check_endpoints >>var/log/vllm.log 2>&1 || true ) &
 fi
 
 echo "== starting the Celery worker (filesystem broker) with beat"
