@@ -240,3 +240,17 @@ def test_split_params_normalises_lists():
     assert filters.annotators == (1, 3) and params.outputs == ("preference", "kto")
     stored = A.stored_params(params, filters)
     assert A.split_params(stored) == (params, filters)
+
+
+def test_progress_is_written_while_building(db, admin_user, monkeypatch):
+    export = services.export_create(user=admin_user, name="p", params={}, enqueue=False)
+    monkeypatch.setattr(services, "PROGRESS_EVERY_SECONDS", 0.0)
+    progress = services._Progress(export.pk, 4)
+    progress("ranking")
+    progress("rating")
+    export.refresh_from_db()
+    assert export.progress == 0.5 and export.counters == {"items_done": 2, "items_total": 4}
+    for _ in range(10):
+        progress("dialog")
+    export.refresh_from_db()
+    assert export.progress == 0.99  # 1.0 only once the files are in place
