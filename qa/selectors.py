@@ -35,6 +35,7 @@ from fractions import Fraction
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.translation import get_language
 
 from annotation import roles
@@ -152,7 +153,7 @@ def rating_records(filters: Filters, *, gold: bool | None = None, keys: Iterable
         records.times.append((annotator_id, "rating", time_ms / 1000))
         if skip_reason:
             continue
-        day = created.date()
+        day = timezone.localtime(created).date()
         for criterion, score in (scores or {}).items():
             if wanted and criterion not in wanted:
                 continue

@@ -55,3 +55,30 @@ def test_no_pairs_gives_the_stats_reason():
     fast = reports.ranking_agreement([(1, "a", [1, 2], [1, 2])])
     assert fast.tau == stats.pairwise_kendall_tau([])
     assert not fast.top1.defined
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_alpha_by_week_equals_stats(seed):
+    from datetime import date, timedelta
+
+    rng = random.Random(seed)
+    keys = ["truthfulness", "safety", "conciseness"]
+    start = date(2026, 9, 2)
+    rows = []
+    for item in range(80):
+        for annotator in rng.sample(range(5), rng.randint(1, 3)):
+            day = start + timedelta(days=rng.randint(0, 40))
+            for key in keys:
+                score = None if rng.random() < 0.05 else rng.randint(1, 5)
+                if key == "conciseness" and item % 7 == 0:
+                    continue  # a criterion missing on some items
+                rows.append((item, annotator, key, score, day))
+    expected = stats.alpha_over_time(rows, "W", keys)
+    fast = reports.alpha_by_week(rows, keys)
+    assert fast.keys() == expected.keys()
+    for key in keys:
+        assert [week for week, _e in fast[key]] == [week for week, _e in expected[key]]
+        for (_w1, got), (_w2, want) in zip(fast[key], expected[key], strict=True):
+            assert got.n == want.n and got.reason == want.reason
+            assert got.value == pytest.approx(want.value)
+    assert len(expected["truthfulness"]) >= 5
