@@ -1,0 +1,189 @@
+"""Generation API for scripts (admins only): endpoints, campaigns and their control, response import."""
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.access import IsStudioAdmin
+
+from . import selectors
+from .models import Campaign, Endpoint, PrePrompt
+from .services import campaigns as campaign_services
+from .services.endpoints import endpoint_check_health
+from .services.imports import responses_import
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Endpoint
+        fields = [
+            "id", "name", "base_url", "model", "api_key_env", "temperature", "top_p", "top_k", "max_tokens",
+            "supports_system_role", "max_concurrency", "timeout_seconds", "is_active", "in_dialog_pool",
+            "last_health",
+        ]
+        read_only_fields = ["id", "last_health"]
+
+
+class EndpointListCreateApi(APIView):
+    permission_classes = [IsStudioAdmin]
+
+    @extend_schema(responses=EndpointSerializer(many=True))
+    def get(self, request):
+        return Response(EndpointSerializer(Endpoint.objects.order_by("name"), many=True).data)
+
+    @extend_schema(request=EndpointSerializer, responses={201: EndpointSerializer})
+    def post(self, request):
+        data = EndpointSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = data.save()
+        endpoint_check_health(endpoint=endpoint)
+        return Response(EndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class EndpointCheckApi(APIView):
+    permission_classes = [IsStudioAdmin]
+
+    @extend_schema(request=None, responses=EndpointSerializer)
+    def post(self, request, pk: int):
+        endpoint = get_object_or_404(Endpoint, pk=pk)
+        endpoint_check_health(endpoint=endpoint)
+        return Response(EndpointSerializer(endpoint).data)
+
+
+class ProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    running = serializers.IntegerField()
+    retrying = serializers.IntegerField()
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    tokens_per_second = serializers.FloatField(allow_null=True)
+    eta_seconds = serializers.IntegerField(allow_null=True)
+
+
+class CampaignOutput(serializers.ModelSerializer):
+    endpoints = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    preprompts = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "status", "prompt_filter", "endpoints", "preprompts", "samples", "params",
+                  "created", "started_at", "finished_at"]
+
+
+class CampaignInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    prompt_filter = serializers.DictField(required=False, default=dict)
+    endpoints = serializers.SlugRelatedField(slug_field="name", many=True, queryset=Endpoint.objects.all())
+    preprompts = serializers.SlugRelatedField(slug_field="key", many=True, queryset=PrePrompt.objects.all())
+    samples = serializers.IntegerField(min_value=1, max_value=16, default=1)
+    params = serializers.DictField(required=False, default=dict)
+    start = serializers.BooleanField(default=False)
+
+
+class CampaignListCreateApi(APIView):
+    permission_classes = [IsStudioAdmin]
+
+    @extend_schema(responses=CampaignOutput(many=True))
+    def get(self, request):
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(Campaign.objects.order_by("-id"), request, view=self)
+        return paginator.get_paginated_response(CampaignOutput(page, many=True).data)
+
+    @extend_schema(request=CampaignInput, responses={201: CampaignOutput})
+    def post(self, request):
+        data = CampaignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            with transaction.atomic():
+                campaign = campaign_services.campaign_create(
+                    name=v["name"], prompt_filter=v["prompt_filter"], endpoints=v["endpoints"],
+                    preprompts=v["preprompts"], samples=v["samples"], params=v["params"], created_by=request.user,
+                )
+                if v["start"]:
+                    campaign_services.campaign_start(campaign=campaign)
+        except campaign_services.CampaignError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        campaign.refresh_from_db()
+        return Response(CampaignOutput(campaign).data, status=status.HTTP_201_CREATED)
+
+
+def _status_body(campaign: Campaign) -> dict:
+    progress = selectors.campaign_progress(campaign)
+    body = CampaignOutput(campaign).data
+    body["progress"] = ProgressSerializer(
+        {**progress.__dict__, "percent": progress.percent}
+    ).data
+    return body
+
+
+class CampaignStatusApi(APIView):
+    permission_classes = [IsStudioAdmin]
+
+    @extend_schema(responses=CampaignOutput)
+    def get(self, request, pk: int):
+        return Response(_status_body(get_object_or_404(Campaign, pk=pk)))
+
+
+class _CampaignActionApi(APIView):
+    permission_classes = [IsStudioAdmin]
+    service = None
+
+    @extend_schema(request=None, responses=CampaignOutput)
+    def post(self, request, pk: int):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        try:
+            type(self).service(campaign=campaign)
+        except campaign_services.CampaignError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        campaign.refresh_from_db()
+        return Response(_status_body(campaign))
+
+
+class CampaignStartApi(_CampaignActionApi):
+    service = campaign_services.campaign_start
+
+
+class CampaignPauseApi(_CampaignActionApi):
+    service = campaign_services.campaign_pause
+
+
+class CampaignResumeApi(_CampaignActionApi):
+    service = campaign_services.campaign_resume
+
+
+class CampaignCancelApi(_CampaignActionApi):
+    service = campaign_services.campaign_cancel
+
+
+class ResponsesImportInput(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class ResponsesImportApi(APIView):
+    """All-or-nothing JSONL import of existing responses; 400 with every bad line when anything is wrong."""
+
+    permission_classes = [IsStudioAdmin]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(request={"multipart/form-data": ResponsesImportInput})
+    def post(self, request):
+        data = ResponsesImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = responses_import(data=data.validated_data["file"].read(), user=request.user)
+        body = {
+            "created": report.created,
+            "prompts_created": report.prompts_created,
+            "endpoints_created": report.endpoints_created,
+            "errors": [{"line": line, "reason": reason} for line, reason in report.errors],
+        }
+        return Response(body, status=status.HTTP_201_CREATED if report.ok else status.HTTP_400_BAD_REQUEST)

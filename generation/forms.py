@@ -1,0 +1,105 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from annotation.models import Category, PromptSource, Topic
+
+from .models import Endpoint, PrePrompt, SavedPromptFilter
+
+
+class EndpointForm(forms.ModelForm):
+    base_url = forms.URLField(
+        label=_("Base URL"), required=False, assume_scheme="http",
+        help_text=_("e.g. http://127.0.0.1:8100/v1; blank for imported responses only"),
+    )
+
+    class Meta:
+        model = Endpoint
+        fields = [
+            "name", "base_url", "model", "api_key_env", "temperature", "top_p", "top_k", "max_tokens",
+            "supports_system_role", "max_concurrency", "timeout_seconds", "is_active", "in_dialog_pool",
+        ]
+        help_texts = {
+            "api_key_env": _("Name of the environment variable holding the key (the key itself is never stored)."),
+            "supports_system_role": _("Untick when the chat template has no system role: pre-prompts are then "
+                                      "prepended to the user's message."),
+        }
+
+    def clean_api_key_env(self):
+        value = self.cleaned_data["api_key_env"].strip()
+        if value and not value.replace("_", "").isalnum():
+            raise forms.ValidationError(_("Give the variable's name (letters, digits, _), not the key."))
+        return value
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    categories = forms.ModelMultipleChoiceField(
+        label=_("Categories"), queryset=Category.objects.all(), required=False, to_field_name="key",
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    topics = forms.ModelMultipleChoiceField(
+        label=_("Topics"), queryset=Topic.objects.all(), required=False, widget=forms.SelectMultiple(attrs={"size": 6})
+    )
+    sources = forms.MultipleChoiceField(label=_("Sources"), choices=PromptSource.choices, required=False)
+    date_from = forms.DateField(label=_("Written from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("Written until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    saved_filter = forms.ModelChoiceField(
+        label=_("Saved filter"), queryset=SavedPromptFilter.objects.all(), required=False, to_field_name="name"
+    )
+    save_filter_as = forms.CharField(label=_("Save this filter as"), max_length=120, required=False)
+    endpoints = forms.ModelMultipleChoiceField(
+        label=_("Models"), queryset=Endpoint.objects.filter(is_active=True).exclude(base_url="")
+    )
+    preprompts = forms.ModelMultipleChoiceField(
+        label=_("Pre-prompts"), queryset=PrePrompt.objects.filter(is_active=True),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    samples = forms.IntegerField(label=_("Samples per combination"), min_value=1, max_value=16, initial=1)
+    max_tokens = forms.IntegerField(
+        label=_("Max new tokens"), min_value=1, max_value=16384, required=False,
+        help_text=_("Blank: each model's default."),
+    )
+    start_now = forms.BooleanField(label=_("Start right away"), required=False, initial=True)
+
+    def clean_save_filter_as(self):
+        name = self.cleaned_data["save_filter_as"].strip()
+        if name and SavedPromptFilter.objects.filter(name=name).exists():
+            raise forms.ValidationError(_("A saved filter with this name exists."))
+        return name
+
+    def prompt_filter(self) -> dict:
+        data = self.cleaned_data
+        result = {}
+        if data["categories"]:
+            result["categories"] = [c.key for c in data["categories"]]
+        if data["topics"]:
+            result["topics"] = [t.pk for t in data["topics"]]
+        if data["sources"]:
+            result["sources"] = list(data["sources"])
+        if data["date_from"]:
+            result["date_from"] = data["date_from"].isoformat()
+        if data["date_to"]:
+            result["date_to"] = data["date_to"].isoformat()
+        if data["saved_filter"]:
+            result["saved_filter"] = data["saved_filter"].name
+        return result
+
+
+class PrePromptForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    placement = forms.ChoiceField(label=_("How it is applied"), choices=PrePrompt.Placement.choices)
+    text = forms.CharField(
+        label=_("Text"), required=False, strip=False, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("Saved as a new version; generations keep the exact text they used."),
+    )
+
+
+class ResponsesImportForm(forms.Form):
+    file = forms.FileField(label=_("JSONL file"))
+
+
+class AssembleForm(forms.Form):
+    seed = forms.IntegerField(label=_("Seed"), min_value=0, initial=1)
+    rating_min_chars = forms.IntegerField(label=_("Rating from (characters)"), min_value=1, initial=600)
+    rating_min_parts = forms.IntegerField(label=_("Rating from (sentences or items)"), min_value=1, initial=6)
+    overlap = forms.IntegerField(label=_("Annotators per item"), min_value=1, max_value=10, initial=2)
