@@ -79,6 +79,12 @@ def test_list_and_detail_pages(login, admin_user, built):
     assert "preference.train.jsonl" in detail and "manifest.json" in detail
     assert "<table>" in detail and "Rating #prompts" in detail  # the card's Table 1, rendered
     assert reverse("exports:download", args=[built.pk, "preference.train.parquet"]) in detail
+    assert f'id="export-progress-{built.pk}"' in detail and "every 2s" not in detail
+    Export.objects.filter(pk=built.pk).update(status=Export.Status.RUNNING)
+    running = client.get(reverse("exports:detail", args=[built.pk])).content.decode()
+    progress_url = reverse("exports:progress", args=[built.pk])
+    assert f'hx-get="{progress_url}"' in running
+    assert "Rebuild" not in running and "Zbuduj ponownie" not in running
 
 
 def test_card_is_rendered_sanitised(login, admin_user, built):
