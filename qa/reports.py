@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -37,6 +39,8 @@ from .selectors import (
     usernames,
 )
 from .stats import Estimate
+
+log = logging.getLogger(__name__)
 
 # Krippendorff's suggested floor for tentative conclusions; drawn as a reference line.
 ALPHA_TENTATIVE = 0.667
@@ -103,6 +107,7 @@ class Dashboard:
     charts: dict[str, Chart]
     computed_at: datetime | None = None
     fingerprint: tuple = ()
+    refreshing: bool = False  # stale figures shown while a background refresh runs
 
     @property
     def alpha_rows(self) -> list[tuple[str, str, stats.Estimate, stats.Estimate]]:
@@ -465,21 +470,64 @@ def data_fingerprint() -> tuple:
     )
 
 
-def cached_dashboard(filters: Filters) -> Dashboard:
-    """build_dashboard, shared between requests (see DASHBOARD_MAX_AGE_SECONDS)."""
+REFRESH_LOCK_SECONDS = 120  # a refresh not done by then: the worker is down, compute in the request
+
+
+def _cache_key(filters: Filters) -> str:
     raw = json.dumps([filters.as_query(), get_language()], sort_keys=True)
-    key = "qa:dashboard:" + hashlib.sha256(raw.encode()).hexdigest()
+    return "qa:dashboard:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def store_dashboard(filters: Filters) -> Dashboard:
+    """Compute the figures and share them (the Celery refresh and the first request both land here)."""
+    key = _cache_key(filters)
     fingerprint = data_fingerprint()
-    hit = cache.get(key)
-    if hit is not None:
-        data, stored_at = hit
-        if data.fingerprint == fingerprint or time.time() - stored_at < DASHBOARD_MAX_AGE_SECONDS:
-            return data
     data = build_dashboard(filters)
     data.fingerprint = fingerprint
     data.computed_at = timezone.now()
     cache.set(key, (data, time.time()), DASHBOARD_CACHE_SECONDS)
+    cache.delete(key + ":refreshing")
     return data
+
+
+def _queue_refresh(key: str, filters: Filters) -> bool:
+    """True when a background refresh is queued or running (recently); False when the request must compute."""
+    started = cache.get(key + ":refreshing")
+    if started is not None:
+        return time.time() - started < REFRESH_LOCK_SECONDS
+    if not cache.add(key + ":refreshing", time.time(), REFRESH_LOCK_SECONDS * 2):
+        return True  # another request queued it a moment ago
+    from .tasks import dashboard_refresh
+
+    query, language = filters.as_query(), get_language()
+    try:
+        transaction.on_commit(lambda: dashboard_refresh.delay(query, language))
+    except Exception:  # the broker is unreachable: say so in the log and compute in this request
+        log.exception("could not queue the QA dashboard refresh")
+        cache.delete(key + ":refreshing")
+        return False
+    return True
+
+
+def cached_dashboard(filters: Filters, *, background: bool = False) -> Dashboard:
+    """build_dashboard, shared between requests.
+
+    Fresh figures (same data fingerprint, or computed less than DASHBOARD_MAX_AGE_SECONDS ago) are served
+    as they are. Stale ones are recomputed in the request, or, with ``background``, served while a Celery
+    job recomputes them (``data.refreshing`` is then True; the page polls for the new figures). A refresh
+    that does not finish within REFRESH_LOCK_SECONDS is taken as a dead worker: the request computes.
+    """
+    key = _cache_key(filters)
+    hit = cache.get(key)
+    if hit is not None:
+        data, stored_at = hit
+        if data.fingerprint == data_fingerprint() or time.time() - stored_at < DASHBOARD_MAX_AGE_SECONDS:
+            data.refreshing = False
+            return data
+        if background and _queue_refresh(key, filters):
+            data.refreshing = True
+            return data
+    return store_dashboard(filters)
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def _get_task(task_id: int) -> Task:
 def dashboard(request):
     form = DashboardFilterForm(request.GET or None)
     filters = form.filters()
-    data = reports.cached_dashboard(filters)
+    data = reports.cached_dashboard(filters, background=True)
     context = {"form": form, "data": data, "query": urlencode(filters.as_query())}
     template = "qa/dashboard.html#body" if request.htmx else "qa/dashboard.html"
     return render(request, template, context)
@@ -81,7 +81,7 @@ def chart_csv(request, chart: str):
     if chart not in reports.CHART_NAMES:
         raise Http404
     form = DashboardFilterForm(request.GET or None)
-    data = reports.cached_dashboard(form.filters())
+    data = reports.cached_dashboard(form.filters(), background=True)
     return _csv_response(data.charts[chart].csv(), f"qa-{chart}.csv")
 
 

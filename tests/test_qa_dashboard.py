@@ -250,3 +250,44 @@ def test_dashboard_is_shared_until_the_data_changes(seeded, annotator, annotator
     again = reports.cached_dashboard(Filters())
     assert again.counts["ratings"] == 9 and again.computed_at == reports.cached_dashboard(Filters()).computed_at
     assert reports.cached_dashboard(Filters(task_type="rating")).counts["ratings"] == 9
+
+
+def test_stale_figures_are_served_while_celery_recomputes(seeded, annotator, annotator2, monkeypatch, login,
+                                                          qa_lead, django_capture_on_commit_callbacks):
+    from qa import tasks
+
+    _double_rated(annotator, annotator2, n=2)
+    assert reports.cached_dashboard(Filters(), background=True).counts["ratings"] == 8
+    a, _b = make_qa_rating_pair()
+    make_qa_rating(a, annotator, 2)
+    monkeypatch.setattr(reports, "DASHBOARD_MAX_AGE_SECONDS", 0)
+    queued = []
+    # the broker is the network edge: record what would be sent to the worker
+    monkeypatch.setattr(tasks.dashboard_refresh, "delay", lambda *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        stale = reports.cached_dashboard(Filters(), background=True)
+    assert stale.refreshing and stale.counts["ratings"] == 8
+    assert queued == [({}, "pl")]
+    page = login(qa_lead).get(reverse("qa:dashboard")).content.decode()
+    assert 'data-testid="refreshing"' in page and 'hx-trigger="every 5s"' in page
+    assert len(queued) == 1  # one refresh at a time
+    tasks.dashboard_refresh(*queued[0])  # what the worker runs
+    fresh = reports.cached_dashboard(Filters(), background=True)
+    assert not fresh.refreshing and fresh.counts["ratings"] == 9
+    assert 'data-testid="refreshing"' not in login(qa_lead).get(reverse("qa:dashboard")).content.decode()
+
+
+def test_a_refresh_that_never_finishes_is_computed_in_the_request(seeded, annotator, annotator2, monkeypatch):
+    import time
+
+    from django.core.cache import cache
+
+    _double_rated(annotator, annotator2, n=2)
+    reports.cached_dashboard(Filters())
+    a, _b = make_qa_rating_pair()
+    make_qa_rating(a, annotator, 2)
+    monkeypatch.setattr(reports, "DASHBOARD_MAX_AGE_SECONDS", 0)
+    key = reports._cache_key(Filters())
+    cache.set(key + ":refreshing", time.time() - reports.REFRESH_LOCK_SECONDS - 1, 600)  # a dead worker's job
+    data = reports.cached_dashboard(Filters(), background=True)
+    assert not data.refreshing and data.counts["ratings"] == 9
