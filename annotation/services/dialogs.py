@@ -67,14 +67,16 @@ def dialog_history(*, dialog: Dialog, before_index: int) -> list[dict]:
     return history
 
 
-def turn_messages(*, turn: DialogTurn, endpoint: Endpoint) -> list[dict]:
+def turn_messages(*, turn: DialogTurn, endpoint: Endpoint, history: list[dict] | None = None) -> list[dict]:
     """What one model is sent for this turn: the whole conversation plus the new user message."""
+    if history is None:
+        history = dialog_history(dialog=turn.dialog, before_index=turn.index)
     return client.build_messages(
         user_text=turn.user_text,
         preprompt_text="",
         supports_system=endpoint.supports_system_role,
         placement="auto",
-        history=dialog_history(dialog=turn.dialog, before_index=turn.index),
+        history=history,
     )
 
 
@@ -285,16 +287,23 @@ class _Run:
     first_token_ms: int | None = None
 
 
-def _claim(candidate_id: int) -> int | None:
-    """Take a pending candidate (or one whose stream died) for this request; returns its attempts count."""
+def _claim(candidate_ids: list[int]) -> dict[int, int]:
+    """Take pending candidates (or ones whose stream died) for this request in one UPDATE.
+
+    Returns {candidate id: attempts} of those taken. The lease timestamp written doubles as this
+    request's claim token, so a concurrent request claiming the same rows cannot be mistaken for us.
+    """
+    if not candidate_ids:
+        return {}
     now = timezone.now()
+    lease = now + timedelta(seconds=LEASE_SECONDS, microseconds=random.SystemRandom().randrange(1000))
     claimable = Q(status=DialogCandidate.Status.PENDING) | Q(
         status=DialogCandidate.Status.STREAMING, lease_until__lt=now
     )
-    changed = DialogCandidate.objects.filter(claimable, pk=candidate_id).update(
+    changed = DialogCandidate.objects.filter(claimable, pk__in=candidate_ids).update(
         status=DialogCandidate.Status.STREAMING,
         attempts=F("attempts") + 1,
-        lease_until=now + timedelta(seconds=LEASE_SECONDS),
+        lease_until=lease,
         text="",
         error="",
         finish_reason="",
@@ -304,8 +313,12 @@ def _claim(candidate_id: int) -> int | None:
         latency_ms=None,
     )
     if not changed:
-        return None
-    return DialogCandidate.objects.values_list("attempts", flat=True).get(pk=candidate_id)
+        return {}
+    return dict(
+        DialogCandidate.objects.filter(
+            pk__in=candidate_ids, status=DialogCandidate.Status.STREAMING, lease_until=lease
+        ).values_list("pk", "attempts")
+    )
 
 
 def _owned(run: _Run):
@@ -363,23 +376,28 @@ def turn_stream(*, turn: DialogTurn, poll_seconds: float = 0.25) -> Iterator[dic
     cancel = threading.Event()
     running: dict[str, _Run] = {}
     waiting: set[str] = set()
-    messages_by_endpoint: dict[int, list[dict]] = {}
+    history: list[dict] | None = None  # the same conversation goes to every seat; read it once
 
-    def start(label: str) -> bool:
-        candidate = candidates[label]
-        attempts = _claim(candidate.pk)
-        if attempts is None:
-            return False
-        endpoint = candidate.seat.endpoint
-        messages = messages_by_endpoint.get(endpoint.pk)
-        if messages is None:
-            messages = messages_by_endpoint[endpoint.pk] = turn_messages(turn=turn, endpoint=endpoint)
-        running[label] = _Run(candidate.pk, attempts, time.perf_counter())
-        threading.Thread(
-            target=_stream_worker, args=(label, endpoint, messages, events, cancel), daemon=True,
-            name=f"dialog-{turn.pk}-{label}",
-        ).start()
-        return True
+    def start(labels: list[str]) -> list[str]:
+        """Claim these seats and send their model requests; returns the labels actually started."""
+        nonlocal history
+        claimed = _claim([candidates[label].pk for label in labels])
+        if claimed and history is None:
+            history = dialog_history(dialog=turn.dialog, before_index=turn.index)
+        started = []
+        for label in labels:
+            candidate = candidates[label]
+            if candidate.pk not in claimed:
+                continue
+            endpoint = candidate.seat.endpoint
+            messages = turn_messages(turn=turn, endpoint=endpoint, history=history)
+            running[label] = _Run(candidate.pk, claimed[candidate.pk], time.perf_counter())
+            threading.Thread(
+                target=_stream_worker, args=(label, endpoint, messages, events, cancel), daemon=True,
+                name=f"dialog-{turn.pk}-{label}",
+            ).start()
+            started.append(label)
+        return started
 
     def settled(label: str, status: str, error: str) -> dict:
         if status == DialogCandidate.Status.DONE:
@@ -387,14 +405,15 @@ def turn_stream(*, turn: DialogTurn, poll_seconds: float = 0.25) -> Iterator[dic
         return {"event": "error", "seat": label, "status": status, "error": public_error(error)}
 
     try:
+        settled_now = (DialogCandidate.Status.DONE, DialogCandidate.Status.FAILED)
+        to_run = [label for label in sorted(candidates) if candidates[label].status not in settled_now]
+        started = start(to_run)
+        for label in started:
+            yield {"event": "start", "seat": label}
+        waiting.update(set(to_run) - set(started))
         for label in sorted(candidates):
-            candidate = candidates[label]
-            if candidate.status in (DialogCandidate.Status.DONE, DialogCandidate.Status.FAILED):
-                yield settled(label, candidate.status, candidate.error)
-            elif start(label):
-                yield {"event": "start", "seat": label}
-            else:
-                waiting.add(label)
+            if candidates[label].status in settled_now:
+                yield settled(label, candidates[label].status, candidates[label].error)
         last_sent = last_renewed = time.monotonic()
         while running or waiting:
             try:
@@ -409,7 +428,7 @@ def turn_stream(*, turn: DialogTurn, poll_seconds: float = 0.25) -> Iterator[dic
                         waiting.discard(label)
                         yield settled(label, status, error)
                         last_sent = now
-                    elif start(label):
+                    elif start([label]):
                         waiting.discard(label)
                         yield {"event": "start", "seat": label}
                         last_sent = now
