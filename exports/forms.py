@@ -34,7 +34,7 @@ def _choices(enum) -> list[tuple[str, str]]:
 class ExportForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     task_types = forms.MultipleChoiceField(
-        label=_("Sources"), choices=TASK_TYPES, initial=[t for t, _ in TASK_TYPES], widget=forms.CheckboxSelectMultiple
+        label=_("Annotation types"), choices=TASK_TYPES, initial=[t for t, _ in TASK_TYPES], widget=forms.CheckboxSelectMultiple
     )
     ranking_strategy = forms.ChoiceField(
         label=_("Ranking pairs"), choices=_choices(P.RankingStrategy), initial=_DEFAULTS.ranking_strategy
