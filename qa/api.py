@@ -74,7 +74,7 @@ class CoverageAPI(APIView):
         cov = selectors.coverage()
         return Response({
             "categories": [
-                {"key_id": c.category_id, "name": c.name, "group": c.group, "origin": c.origin,
+                {"category_id": c.category_id, "name": c.name, "group": c.group, "origin": c.origin,
                  "prompts": c.prompts, "rating_prompts": c.rating_prompts, "ranking_prompts": c.ranking_prompts,
                  "rating_pairs": c.rating_pairs, "ranking_pairs": c.ranking_pairs,
                  "topics": [{"topic_id": t.topic_id, "topic": t.topic, "prompts": t.prompts, "target": t.target}
