@@ -186,3 +186,31 @@ def test_hostile_streamed_and_rendered_answers_never_execute(page, pool, annotat
     page.locator("body").press("e")
     assert page.input_value("#custom-text") == HOSTILE + "\n\n**pogrubione**"  # copied as text, verbatim
     _assert_not_executed(page)
+
+
+def test_failed_model_is_retried_from_the_page(page, pool, annotator, vllm_server):
+    from annotation.services import dialogs as svc
+    from generation.localserver import free_port
+
+    dialog = svc.dialog_start(annotator=annotator)
+    broken = dialog.seats.get(label="B").endpoint
+    broken.base_url = f"http://127.0.0.1:{free_port()}/v1"
+    broken.save(update_fields=["base_url"])
+    login_via_form(page, annotator, next_path=f"/dialogs/{dialog.pk}/")
+    _send(page, "Ile to dwa plus dwa?", "reasoning")
+    column_b = page.locator("[data-current-turn] .dlg-candidate[data-seat='B']")
+    retry = column_b.locator("button.dlg-retry")
+    retry.wait_for(timeout=WAIT_MS)
+    assert "127.0.0.1" not in column_b.inner_text() and broken.name not in page.content()
+    assert column_b.locator("input[name=choice]").is_disabled()
+
+    broken.base_url = vllm_server.base_url
+    broken.save(update_fields=["base_url"])
+    retry.click()
+    _wait_answers(page)
+    column_b = page.locator("[data-current-turn] .dlg-candidate[data-seat='B']")
+    column_b.locator("input[name=choice]").check()
+    _save(page)
+    turn = DialogTurn.objects.get(dialog=dialog, index=1)
+    assert turn.chosen.seat.label == "B" and turn.chosen.attempts == svc.STREAM_ATTEMPTS + 1
+    _assert_not_executed(page)
