@@ -211,3 +211,15 @@ def test_command_builds_synchronously_and_prints_the_path(seeded, annotator, ann
         call_command("export_dataset", "--eval-ratio", "1.5", stdout=StringIO(), stderr=StringIO())
     with pytest.raises(CommandError, match="unknown annotator"):
         call_command("export_dataset", "--annotators", "nobody", stdout=StringIO(), stderr=StringIO())
+
+
+def test_django_admin_lists_exports_read_only_and_escaped(login, admin_user, db):
+    Export.objects.create(name="<script>alert(1)</script>", params={})
+    admin_user.is_superuser = True  # the Django admin goes by Django permissions
+    admin_user.save(update_fields=["is_superuser"])
+    client = login(admin_user)
+    page = client.get(reverse("admin:exports_export_changelist"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert client.get(reverse("admin:exports_export_add")).status_code == 403
