@@ -254,3 +254,8 @@ def test_progress_is_written_while_building(db, admin_user, monkeypatch):
         progress("dialog")
     export.refresh_from_db()
     assert export.progress == 0.99  # 1.0 only once the files are in place
+
+
+def test_job_for_a_deleted_export_does_nothing(export_root, db):
+    tasks.build_export(123456)
+    assert not export_root.exists() or list(export_root.iterdir()) == []
