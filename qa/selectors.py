@@ -605,6 +605,10 @@ class CategoryCoverage:
     def pairs(self) -> int:
         return self.rating_pairs + self.ranking_pairs
 
+    @property
+    def below_target(self) -> int:
+        return sum(1 for t in self.topics if t.below_target)
+
 
 @dataclass(frozen=True)
 class Coverage:

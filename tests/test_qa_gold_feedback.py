@@ -159,6 +159,7 @@ def test_coverage_counts_prompts_topics_and_pairs(seeded, annotator, annotator2)
     assert polish.prompts == 3
     row = next(t for t in polish.topics if t.topic_id == topic.id)
     assert row.prompts == 1 and row.target == 3 and row.below_target
+    assert polish.below_target == 1
     assert polish.rating_prompts == 1 and polish.ranking_prompts == 1
     assert polish.rating_pairs == 1
     assert polish.ranking_pairs == 2  # best vs worst + the custom answer
