@@ -1,0 +1,205 @@
+"""Benchmark: a generation campaign (Celery + database + post-processing) against the same model server
+driven directly with the same concurrency.
+
+    .venv/bin/python bench/generation.py [--url http://127.0.0.1:8100/v1] [--model NAME] [--start-server]
+                                         [--prompts 24] [--preprompts 2] [--concurrency 8] [--max-tokens 64]
+                                         [--db postgres|sqlite]
+
+Uses its own database (PostgreSQL `gen_bench` via BENCH_DATABASE_URL, or a SQLite file), a Celery worker
+subprocess on a private queue (broker: CELERY_BROKER_URL when it is Redis, else redis://127.0.0.1:6379/1),
+and the model server at --url (or, with --start-server, a tiny CPU vLLM server started for the run).
+
+Measured in the same run, same prompts x pre-prompts, same sampling parameters, same concurrency:
+* direct  — a thread pool of --concurrency sending the chat requests straight to the server;
+* campaign — campaign_start → one runner per endpoint in the worker → every row written with its
+  post-processed text; wall time from Campaign.started_at to Campaign.finished_at.
+Prints generations/s and completion tokens/s of both, the ratio campaign/direct (target ≥ 0.95) and the
+platform's overhead per generation in ms ((campaign wall − direct wall) × concurrency / generations: the
+extra time each request slot spends per generation). A warm-up batch runs first. Figures, no assertions.
+"""
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://studio:studio@127.0.0.1:5432/gen_bench")
+SQLITE_PATH = Path(os.environ.get("BENCH_SQLITE", ROOT / "var" / "bench-generation.sqlite3"))
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", default=os.environ.get("STUDIO_LOCAL_MODEL_URL", "http://127.0.0.1:8100/v1"))
+    p.add_argument("--model", help="served model name (default: the first in /v1/models)")
+    p.add_argument("--start-server", action="store_true", help="start a tiny CPU vLLM server for this run")
+    p.add_argument("--prompts", type=int, default=24)
+    p.add_argument("--preprompts", type=int, default=2, help="how many pre-prompts (\"none\" + the first n-1)")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--max-tokens", type=int, default=64)
+    p.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    return p.parse_args()
+
+
+def ensure_pg_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(url: str):
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from annotation.models import Category
+
+    if not Category.objects.exists():
+        from annotation.seeding import taxonomy_seed
+
+        taxonomy_seed()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_model(url: str) -> str:
+    import httpx
+
+    return httpx.get(url.rstrip("/") + "/models", timeout=10).json()["data"][0]["id"]
+
+
+def main() -> int:
+    args = parse_args()
+    db_url = PG_URL if args.db == "postgres" else f"sqlite:///{SQLITE_PATH}"
+    if args.db == "postgres":
+        ensure_pg_database(db_url)
+    setup_django(db_url)
+
+    from generation import client
+    from generation import localserver as ls
+
+    server = None
+    if args.start_server:
+        model_dir = ROOT / "var" / "models" / "tiny"
+        ls.build_model("tiny", model_dir)
+        port = ls.free_port()
+        server = ls.start_vllm(model_dir, port=port, served_name="tiny", log_path=ROOT / "var" / "log" / "bench-vllm.log",
+                               log_requests=False)
+        args.url = f"http://127.0.0.1:{port}/v1"
+        print(f"starting vLLM at {args.url} …", flush=True)
+        ls.wait_ready(args.url, 300, proc=server)
+    try:
+        return run(args, client)
+    finally:
+        if server is not None:
+            ls.stop(server)
+
+
+def run(args, client) -> int:
+    from config.celery_app import app
+    from generation.models import Campaign, Endpoint, Generation, PrePrompt
+    from generation.services.campaigns import campaign_create, campaign_start
+    from tests.factories import make_prompt
+    from tests.test_generation_celery import Worker
+
+    model = args.model or first_model(args.url)
+    tag = uuid.uuid4().hex[:8]
+    endpoint = Endpoint.objects.create(name=f"bench-{tag}", base_url=args.url, model=model,
+                                       max_concurrency=args.concurrency, timeout_seconds=120, is_active=True)
+    prompts = [make_prompt(text=f"[{tag}] Pytanie {i}: opisz krótko historię miasta numer {i}.")
+               for i in range(args.prompts)]
+    keys = ["none"] + [p.key for p in PrePrompt.objects.exclude(key="none").order_by("id")][: args.preprompts - 1]
+    preprompts = list(PrePrompt.objects.filter(key__in=keys))
+    params = {"max_tokens": args.max_tokens}
+    n = len(prompts) * len(preprompts)
+
+    # The same requests the campaign will send.
+    requests = []
+    for preprompt in preprompts:
+        text = preprompt.current_version().text
+        for prompt in prompts:
+            messages = client.build_messages(user_text=prompt.text, preprompt_text=text,
+                                             supports_system=endpoint.supports_system_role,
+                                             placement=preprompt.placement)
+            requests.append(messages)
+
+    def direct(batch):
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            started = time.perf_counter()
+            results = list(pool.map(lambda m: client.chat(endpoint, m, params=params, timeout=120), batch))
+            wall = time.perf_counter() - started
+            latencies.extend(r.latency_ms for r in results)
+            return wall, sum(r.completion_tokens or 0 for r in results)
+
+    latencies: list[int] = []
+
+    print(f"model {model} at {args.url}; {n} generations ({len(prompts)} prompts x {len(preprompts)} pre-prompts), "
+          f"concurrency {args.concurrency}, max_tokens {args.max_tokens}", flush=True)
+    direct(requests[: args.concurrency * 2])  # warm-up
+
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    broker = broker if broker.startswith("redis://") else "redis://127.0.0.1:6379/1"
+    queue = f"gen-bench-{tag}"
+    app.conf.broker_url = broker
+    app.conf.task_default_queue = queue
+    log_path = ROOT / "var" / "log" / f"celery-{queue}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    worker = Worker(db_url=os.environ["DATABASE_URL"], broker=broker, queue=queue, log_path=log_path).start()
+    try:
+        first_wall, first_tokens = direct(requests)
+        campaign = campaign_create(name=f"bench {tag}", prompt_filter={"ids": [p.pk for p in prompts]},
+                                   endpoints=[endpoint], preprompts=preprompts, params=params)
+        cpu_before = cpu_seconds(worker.proc.pid)
+        campaign_start(campaign=campaign)
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            campaign.refresh_from_db()
+            if campaign.status != Campaign.Status.RUNNING:
+                break
+            time.sleep(0.2)
+        worker_cpu = cpu_seconds(worker.proc.pid) - cpu_before
+        rows = Generation.objects.filter(campaign=campaign)
+        done = rows.filter(status=Generation.Status.DONE)
+        campaign_wall = (campaign.finished_at - campaign.started_at).total_seconds()
+        campaign_tokens = sum(done.values_list("completion_tokens", flat=True))
+        campaign_latency = sum(done.values_list("latency_ms", flat=True)) / max(1, done.count())
+        latencies.clear()
+        # Direct again after the campaign: the baseline is the mean of before and after (load on a shared
+        # machine drifts).
+        second_wall, second_tokens = direct(requests)
+        direct_wall, direct_tokens = (first_wall + second_wall) / 2, (first_tokens + second_tokens) / 2
+    finally:
+        worker.stop()
+
+    print(f"direct (before, after): {first_wall:.2f} s, {second_wall:.2f} s")
+    print(f"mean request latency: direct {sum(latencies) / len(latencies):.0f} ms, campaign {campaign_latency:.0f} ms")
+    print(f"direct   : {direct_wall:7.2f} s  {n / direct_wall:7.2f} gen/s  {direct_tokens / direct_wall:8.1f} tok/s")
+    print(f"campaign : {campaign_wall:7.2f} s  {done.count() / campaign_wall:7.2f} gen/s  "
+          f"{campaign_tokens / campaign_wall:8.1f} tok/s  ({done.count()}/{rows.count()} done, status {campaign.status})")
+    ratio = (done.count() / campaign_wall) / (n / direct_wall)
+    token_ratio = (campaign_tokens / campaign_wall) / (direct_tokens / direct_wall) if direct_tokens else float("nan")
+    overhead_ms = (campaign_wall - direct_wall) * args.concurrency / n * 1000
+    print(f"ratio campaign/direct: {ratio:.3f} (generations/s), {token_ratio:.3f} (tokens/s)")
+    print(f"platform overhead per generation: {overhead_ms:.1f} ms wall; worker CPU {worker_cpu * 1000 / n:.1f} ms")
+    return 0 if done.count() == n else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
