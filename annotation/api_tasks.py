@@ -63,6 +63,18 @@ class SubmittedOutput(serializers.Serializer):
     created = serializers.DateTimeField()
 
 
+def item_payload(item: selectors.Item) -> dict:
+    """ItemOutput's shape, built directly: DRF's serializer machinery costs more CPU than the claim."""
+    return {
+        "task_id": item.task.pk,
+        "kind": item.task.kind,
+        "prompt": item.prompt_text,
+        "responses": [{"id": r.id, "label": r.label, "text": r.text} for r in item.responses],
+        "claimed_at": item.claim.claimed_at.isoformat(),
+        "expires_at": item.claim.expires_at.isoformat(),
+    }
+
+
 def _refused(exc) -> Response:
     if isinstance(exc, ValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
@@ -71,6 +83,16 @@ def _refused(exc) -> Response:
 
 
 REFUSALS = (ValidationError, assignment.ClaimNotHeld, submissions.AlreadyReviewed, submissions.SubmissionConflict)
+
+
+class PingApi(APIView):
+    """Cheapest authenticated call (an annotation client's auth check; the benchmark's baseline)."""
+
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(responses={200: OpenApiResponse(description="{'user': id}")})
+    def get(self, request):
+        return Response({"user": request.user.pk})
 
 
 class ClaimNextApi(APIView):
@@ -85,7 +107,7 @@ class ClaimNextApi(APIView):
         claim = assignment.task_claim_next(annotator=request.user, kind=data.validated_data["kind"])
         if claim is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(ItemOutput(selectors.claim_item(claim)).data)
+        return Response(item_payload(selectors.claim_item(claim)))
 
 
 class _SubmitApi(APIView):
@@ -101,7 +123,12 @@ class _SubmitApi(APIView):
         except REFUSALS as exc:
             return _refused(exc)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(SubmittedOutput(result.annotation).data, status=code)
+        row = result.annotation
+        payload = {
+            "id": row.pk, "task_id": row.task_id, "submission_id": str(row.submission_id),
+            "revision": row.revision, "created": row.created.isoformat(),
+        }
+        return Response(payload, status=code)  # the shape of SubmittedOutput, built directly (hot path)
 
 
 @extend_schema(request=RatingInput, responses={201: SubmittedOutput, 200: SubmittedOutput})

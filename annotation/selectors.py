@@ -43,9 +43,11 @@ class Item:
 
 def claim_item(claim: Claim) -> Item:
     """The item behind a claim, responses in the order this annotator sees them."""
-    texts = dict(
-        TaskResponse.objects.filter(id__in=claim.display_order).values_list("id", "generation__text")
-    )
+    texts = getattr(claim, "response_texts", None)  # set by task_claim_next, which read them anyway
+    if texts is None:
+        texts = dict(
+            TaskResponse.objects.filter(id__in=claim.display_order).values_list("id", "generation__text")
+        )
     responses = [
         ShownResponse(response_id, DISPLAY_LABELS[index], texts.get(response_id, ""))
         for index, response_id in enumerate(claim.display_order)

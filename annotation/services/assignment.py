@@ -17,19 +17,25 @@ Gold tasks (`is_gold`) go to every annotator and do not use `remaining`; every
 `STUDIO_GOLD_EVERY`-th claim of an annotator prefers an unseen gold item of the requested kind.
 """
 
+# ruff: noqa: S608 - the hot-path SQL interpolates only quoted table names from model metadata;
+# every value is a query parameter.
+
 from __future__ import annotations
 
+import json
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Claim, Task, TaskKind, TaskResponse
+from generation.models import Generation
+
+from ..models import Claim, Prompt, Task, TaskKind, TaskResponse
 
 # First key of PostgreSQL's two-key advisory locks taken here (the second is the user id).
 _CLAIM_LOCK_SPACE = 7301
@@ -59,25 +65,6 @@ def _serialise_annotator(annotator) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CLAIM_LOCK_SPACE, annotator.pk])
 
 
-def _candidates(*, annotator, kind: str, gold: bool) -> QuerySet[Task]:
-    # Uses the partial indexes task_open_by_kind / task_gold_by_kind (kind, id).
-    qs = Task.objects.filter(kind=kind, is_active=True, is_gold=gold)
-    if not gold:
-        qs = qs.filter(remaining__gt=0)
-    qs = qs.exclude(id__in=Claim.objects.filter(annotator=annotator).values("task_id"))
-    if settings.STUDIO_NO_OWN_PROMPTS:
-        qs = qs.exclude(prompt__author=annotator)
-    return qs.order_by("id")
-
-
-def _gold_turn(annotator) -> bool:
-    every = settings.STUDIO_GOLD_EVERY
-    if every <= 0:
-        return False
-    # The FK index on claim.annotator_id makes this an index-only count of the annotator's claims.
-    return Claim.objects.filter(annotator=annotator).count() % every == 0
-
-
 def _take(task: Task) -> None:
     """Take one slot of a locked normal task (gold tasks have no slots)."""
     if not task.is_gold:
@@ -103,37 +90,129 @@ def held_claim(*, annotator, kind: str, now: datetime | None = None) -> Claim | 
     )
 
 
+# --------------------------------------------------------------------------------------------------
+# Hot path: next item and submission. Plain SQL (a handful of short statements, no ORM query
+# compilation, which cost more CPU than the database work); everything else uses the ORM.
+# --------------------------------------------------------------------------------------------------
+
+def _t(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _dt(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _aware(value):
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def fast_insert(obj) -> None:
+    """INSERT one model instance the way Model.save() would (Python defaults, auto_now_add,
+    get_db_prep_save per field) but without the ORM's query compiler; sets obj.pk (RETURNING)."""
+    meta = obj._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
+        _t(obj), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields)), quote(meta.pk.column)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
+def _held_and_count_sql() -> str:
+    # The annotator's live claim of this kind (resume), and how many claims they ever had (gold turn).
+    # Uses the claim_active_by_user partial index and the claim.annotator_id FK index.
+    return (
+        f"SELECT (SELECT c.id FROM {_t(Claim)} c INNER JOIN {_t(Task)} t ON t.id = c.task_id"
+        f" WHERE c.annotator_id = %s AND c.status = %s AND t.kind = %s AND c.expires_at > %s"
+        f" ORDER BY c.claimed_at, c.id LIMIT 1),"
+        f" (SELECT COUNT(*) FROM {_t(Claim)} WHERE annotator_id = %s)"
+    )
+
+
+def _candidate_sql(*, gold: bool, skip_own: bool) -> str:
+    # Oldest open task of the kind that this annotator never had; the task_open_by_kind /
+    # task_gold_by_kind partial indexes serve `kind = ? ORDER BY id`, the claim (task, annotator)
+    # unique index the NOT EXISTS probe. On PostgreSQL rows being handed out by a concurrent
+    # transaction are skipped, not waited for; `remaining > 0` is re-checked on the locked row.
+    sql = (
+        f"SELECT t.id, t.prompt_id, p.text FROM {_t(Task)} t INNER JOIN {_t(Prompt)} p ON p.id = t.prompt_id"
+        f" WHERE t.kind = %s AND t.is_active = %s AND t.is_gold = %s"
+        f" AND NOT EXISTS (SELECT 1 FROM {_t(Claim)} c WHERE c.task_id = t.id AND c.annotator_id = %s)"
+    )
+    if not gold:
+        sql += " AND t.remaining > 0"
+    if skip_own:
+        sql += " AND (p.author_id IS NULL OR p.author_id <> %s)"
+    sql += " ORDER BY t.id LIMIT 1"
+    if not gold and _postgres():
+        sql += " FOR UPDATE OF t SKIP LOCKED"
+    return sql
+
+
+def _responses(cursor, task_id: int) -> list[tuple[int, str]]:
+    cursor.execute(
+        f"SELECT r.id, g.text FROM {_t(TaskResponse)} r INNER JOIN {_t(Generation)} g ON g.id = r.generation_id"
+        f" WHERE r.task_id = %s ORDER BY r.position",
+        [task_id],
+    )
+    return cursor.fetchall()
+
+
 @transaction.atomic
 def task_claim_next(*, annotator, kind: str, now: datetime | None = None) -> Claim | None:
     """Give the annotator their next item of `kind` (rating or ranking), or None when there is none.
 
     A live claim of this kind is returned again (resuming; also makes a retried request harmless).
     Otherwise one slot of the oldest open task is taken, the responses' display order is shuffled for
-    this annotator and stored on the claim. `claim.task.prompt` is loaded.
+    this annotator and stored on the claim. `claim.task.prompt` is loaded, and `claim.response_texts`
+    ({TaskResponse id: text}) saves `selectors.claim_item` a query.
     """
     if kind not in TaskKind.values:
         raise ValueError(f"unknown task kind {kind!r}")
     now = now or timezone.now()
     _serialise_annotator(annotator)
-    held = held_claim(annotator=annotator, kind=kind, now=now)
-    if held is not None:
-        return held
-    task = None
-    for gold in (True, False) if _gold_turn(annotator) else (False, True):
-        qs = _candidates(annotator=annotator, kind=kind, gold=gold).select_related("prompt")
-        if not gold and _postgres():
-            qs = qs.select_for_update(skip_locked=True, of=("self",))
-        task = qs.first()
-        if task is not None:
-            break
-    if task is None:
-        return None
-    _take(task)
-    order = list(TaskResponse.objects.filter(task_id=task.pk).values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _held_and_count_sql(), [annotator.pk, Claim.Status.ACTIVE, kind, _dt(now), annotator.pk]
+        )
+        held_id, n_claims = cursor.fetchone()
+        if held_id is not None:
+            return Claim.objects.select_related("task__prompt").get(pk=held_id)
+        every = settings.STUDIO_GOLD_EVERY
+        skip_own = settings.STUDIO_NO_OWN_PROMPTS
+        row = None
+        for gold in (True, False) if every > 0 and n_claims % every == 0 else (False, True):
+            params = [kind, True, gold, annotator.pk] + ([annotator.pk] if skip_own else [])
+            cursor.execute(_candidate_sql(gold=gold, skip_own=skip_own), params)
+            row = cursor.fetchone()
+            if row is not None:
+                break
+        if row is None:
+            return None
+        task_id, prompt_id, prompt_text = row
+        if not gold:
+            cursor.execute(f"UPDATE {_t(Task)} SET remaining = remaining - 1 WHERE id = %s", [task_id])
+        responses = _responses(cursor, task_id)
+    order = [response_id for response_id, _text in responses]
     random.shuffle(order)
-    return Claim.objects.create(
-        task=task, annotator=annotator, display_order=order, claimed_at=now, expires_at=now + _lease()
-    )
+    task = Task(id=task_id, kind=kind, prompt_id=prompt_id, is_gold=gold, is_active=True)
+    task.prompt = Prompt(id=prompt_id, text=prompt_text)
+    claim = Claim(task=task, annotator=annotator, display_order=order, claimed_at=now, expires_at=now + _lease())
+    fast_insert(claim)
+    claim.response_texts = dict(responses)
+    return claim
 
 
 def claim_lock_for_submit(*, annotator, task_id: int, now: datetime | None = None) -> Claim:
@@ -141,17 +220,29 @@ def claim_lock_for_submit(*, annotator, task_id: int, now: datetime | None = Non
 
     An expired or released claim is renewed when the task still has a free slot (nothing typed is
     lost); otherwise, or without any claim, ClaimNotHeld. A submitted claim is returned as is (the
-    caller decides about revisions). `claim.task` is loaded.
+    caller decides about revisions). `claim.task` carries kind, is_gold, pair_key and prompt_id.
     """
     now = now or timezone.now()
-    qs = Claim.objects.select_related("task").filter(task_id=task_id, annotator=annotator)
+    sql = (
+        f"SELECT c.id, c.status, c.display_order, c.claimed_at, c.expires_at, t.kind, t.is_gold, t.pair_key,"
+        f" t.prompt_id FROM {_t(Claim)} c INNER JOIN {_t(Task)} t ON t.id = c.task_id"
+        f" WHERE c.task_id = %s AND c.annotator_id = %s"
+    )
     if _postgres():
-        qs = qs.select_for_update(of=("self",))
-    claim = qs.first()
-    if claim is None:
+        sql += " FOR UPDATE OF c"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [task_id, annotator.pk])
+        row = cursor.fetchone()
+    if row is None:
         raise ClaimNotHeld
+    claim_id, status, order, claimed_at, expires_at, kind, is_gold, pair_key, prompt_id = row
+    task = Task(id=task_id, kind=kind, is_gold=bool(is_gold), pair_key=pair_key, prompt_id=prompt_id)
+    claim = Claim(
+        id=claim_id, task=task, annotator=annotator, status=status, display_order=_json(order),
+        claimed_at=_aware(claimed_at), expires_at=_aware(expires_at),
+    )
+    claim._state.adding = False
     if claim.status in (Claim.Status.EXPIRED, Claim.Status.RELEASED):
-        task = claim.task
         if not task.is_gold:
             taken = Task.objects.filter(pk=task.pk, is_active=True, remaining__gt=0).update(
                 remaining=F("remaining") - 1
@@ -160,7 +251,7 @@ def claim_lock_for_submit(*, annotator, task_id: int, now: datetime | None = Non
                 raise ClaimNotHeld(_("Your time on this item ran out and others have taken it."))
         claim.status = Claim.Status.ACTIVE
         claim.expires_at = now + _lease()
-        claim.save(update_fields=["status", "expires_at"])
+        Claim.objects.filter(pk=claim.pk).update(status=claim.status, expires_at=claim.expires_at)
     return claim
 
 
@@ -168,7 +259,11 @@ def claim_mark_submitted(claim: Claim, *, now: datetime, give_back: bool = False
     """Inside a submission's transaction: the claim is done; `give_back` returns its slot (a skip)."""
     claim.status = Claim.Status.SUBMITTED
     claim.submitted_at = now
-    claim.save(update_fields=["status", "submitted_at"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_t(Claim)} SET status = %s, submitted_at = %s WHERE id = %s",
+            [claim.status, _dt(now), claim.pk],
+        )
     if give_back:
         _give_back({claim.task_id: 1})
 

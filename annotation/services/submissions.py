@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -96,12 +96,20 @@ def _time_on_task(time_ms: int | None, claim: Claim, now: datetime) -> int:
 
 
 def _replayed(model, *, submission_id: uuid.UUID, annotator, task_id: int) -> Submitted | None:
-    existing = model.objects.filter(submission_id=submission_id).first()
-    if existing is None:
+    # Plain SQL on the hot path (see assignment); the unique index on submission_id serves it.
+    field = model._meta.get_field("submission_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, annotator_id, task_id FROM {connection.ops.quote_name(model._meta.db_table)}"  # noqa: S608
+            f" WHERE submission_id = %s",
+            [field.get_db_prep_value(submission_id, connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None
-    if existing.annotator_id != annotator.pk or existing.task_id != task_id:
+    if row[1] != annotator.pk or row[2] != task_id:
         raise SubmissionConflict
-    return Submitted(existing, created=False)
+    return Submitted(model.objects.get(pk=row[0]), created=False)
 
 
 def _as_uuid(value) -> uuid.UUID:
@@ -126,7 +134,8 @@ def _store(model, claim: Claim, fields: dict, *, now: datetime, check_revision, 
         check_revision(current)
         model.objects.filter(pk=current.pk).update(is_current=False)
         return Submitted(model.objects.create(revision=current.revision + 1, **fields), created=True)
-    row = model.objects.create(**fields)
+    row = model(**fields)
+    assignment.fast_insert(row)
     assignment.claim_mark_submitted(claim, now=now, give_back=give_back)
     return Submitted(row, created=True)
 

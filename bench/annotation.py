@@ -1,0 +1,396 @@
+"""Benchmark: annotators claiming and submitting rating items through the REST API, in parallel.
+
+    .venv/bin/python bench/annotation.py [--db postgres|sqlite] [--clients 16] [--workers 4] [--seconds 20]
+                                         [--tasks 3000] [--kill-after 6] [--retry-share 0.1]
+
+Starts gunicorn (config.wsgi) on its own database (PostgreSQL `ann_bench` via BENCH_DATABASE_URL, or a
+SQLite file), fills it with rating items (overlap 2) and a few gold items, then drives `--clients`
+annotator threads: claim the next item (POST /api/tasks/next/) and submit seven scores with a fresh
+submission id; a share of submissions is posted twice (a retry) and must come back as the same row.
+
+Prints, measured in the same run:
+* baseline: the cheapest authenticated endpoint (GET /api/tasks/ping/) driven by the same clients;
+* annotations/s, latency p50/p95 of one annotation (claim + submit) and of each request;
+* gunicorn workers' CPU per annotation (utime+stime from /proc; per annotation = two requests);
+* checks: no item beyond its overlap, nobody twice on an item, every retried submission stored once,
+  no error responses, and — with --kill-after — that one worker killed with SIGKILL mid-run lost
+  nothing a client had been told was saved (every 2xx-acknowledged submission id is in the database).
+Figures, not assertions; the checks print OK/FAIL and set the exit code.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://studio:studio@127.0.0.1:5432/ann_bench")
+SQLITE_PATH = Path(os.environ.get("BENCH_SQLITE", ROOT / "var" / "bench-annotation.sqlite3"))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--baseline-seconds", type=float, default=5.0)
+    parser.add_argument("--tasks", type=int, default=3000)
+    parser.add_argument("--gold", type=int, default=5)
+    parser.add_argument("--kill-after", type=float, default=0.0, help="SIGKILL one worker after N seconds")
+    parser.add_argument("--retry-share", type=float, default=0.1)
+    return parser.parse_args()
+
+
+def database_url(kind: str) -> str:
+    if kind == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{SQLITE_PATH}"
+    import psycopg
+
+    base, name = PG_URL.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_URL
+
+
+def setup_django(url: str):
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def fill(n_clients: int, n_tasks: int, n_gold: int) -> list[str]:
+    """Migrate, seed, create annotators with API tokens and rating items; return the tokens."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import transaction
+    from rest_framework.authtoken.models import Token
+
+    from annotation import roles
+    from annotation.models import Category, Prompt, Task, TaskKind, TaskResponse
+    from annotation.seeding import taxonomy_seed
+    from annotation.text import normalize_text, text_hash
+    from generation.models import Endpoint, Generation, PrePromptVersion
+
+    call_command("migrate", verbosity=0)
+    taxonomy_seed()
+    roles.ensure_groups()
+    tokens = []
+    for i in range(n_clients):
+        user = get_user_model().objects.create_user(username=f"bench{i:02d}", password=None)
+        roles.set_role(user, roles.ANNOTATOR)
+        tokens.append(Token.objects.create(user=user).key)
+    category = Category.objects.first()
+    version = PrePromptVersion.objects.filter(preprompt__key="none").first()
+    endpoints = [Endpoint.objects.create(name=f"bench-{i}", model=f"m{i}", is_active=False) for i in range(2)]
+    n_prompts = (n_tasks + n_gold + 1) // 2
+    with transaction.atomic():
+        prompts = Prompt.objects.bulk_create(
+            Prompt(
+                text=f"Pytanie {i}: ile to {i} + {i}?",
+                normalized=normalize_text(f"Pytanie {i}: ile to {i} + {i}?"),
+                normalized_hash=text_hash(normalize_text(f"Pytanie {i}: ile to {i} + {i}?")),
+                category=category,
+            )
+            for i in range(n_prompts)
+        )
+        generations = Generation.objects.bulk_create(
+            Generation(
+                prompt=p, endpoint=e, preprompt_version=version, status=Generation.Status.DONE,
+                text=f"Odpowiedź **{p.pk}** modelu {e.name}. " * 5, imported=True,
+            )
+            for p in prompts
+            for e in endpoints
+        )
+        tasks = Task.objects.bulk_create(
+            Task(kind=TaskKind.RATING, prompt=g.prompt, pair_key=f"p{g.prompt_id}", overlap=2, remaining=2,
+                 is_gold=i < n_gold)
+            for i, g in enumerate(generations[: n_tasks + n_gold])
+        )
+        TaskResponse.objects.bulk_create(
+            TaskResponse(task=t, generation=g, position=0) for t, g in zip(tasks, generations, strict=False)
+        )
+    return tokens
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The app is loaded once in the master (preload) and every URL module imported there before the
+# workers fork, so no worker spends its first requests importing views (seconds on a busy machine).
+GUNICORN_CONF = """
+preload_app = True
+
+def when_ready(server):
+    from django.urls import get_resolver
+    get_resolver().url_patterns
+"""
+
+
+def start_gunicorn(url: str, workers: int, port: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=url, DEBUG="0", LOG_LEVEL="WARNING")
+    conf = ROOT / "var" / "bench-annotation-gunicorn.py"
+    conf.write_text(GUNICORN_CONF)
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "--workers", str(workers), "-c", str(conf),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "5"],
+        cwd=ROOT, env=env,
+    )
+    probe = Client(port, "-")
+    for _ in range(600):
+        try:
+            probe.request("GET", "/api/tasks/ping/")  # 401: up
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def worker_pids(master: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latencies: dict[str, list[float]] = {}
+        self.errors: list[str] = []
+        self.transport_retries = 0
+        self.acked: set[str] = set()
+        self.replays_ok = 0
+        self.replays_bad = 0
+        self.annotations = 0
+
+    def add(self, name, seconds):
+        with self.lock:
+            self.latencies.setdefault(name, []).append(seconds)
+
+
+class Client:
+    """A minimal HTTP client (http.client, one connection per request: gunicorn's sync workers close
+    it anyway). Cheaper per request than a full-featured client, so the figures measure the server."""
+
+    def __init__(self, port: int, token: str):
+        self.port = port
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+
+    def request(self, method: str, path: str, payload=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            body = json.dumps(payload) if payload is not None else None
+            conn.request(method, path, body=body, headers=self.headers)
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, (json.loads(data) if data and response.status != 204 else None), data
+        finally:
+            conn.close()
+
+
+def call(client: Client, stats: Stats, method: str, path: str, payload=None):
+    """One request, retried on connection errors (a killed worker) — the way a real client behaves."""
+    for attempt in range(8):
+        try:
+            started = time.perf_counter()
+            status, body, raw = client.request(method, path, payload)
+            return status, body, raw, time.perf_counter() - started
+        except (OSError, http.client.HTTPException):
+            with stats.lock:
+                stats.transport_retries += 1
+            time.sleep(0.05 * (attempt + 1))
+    raise RuntimeError(f"{method} {path}: no answer after retries")
+
+
+def ping_loop(port: int, token: str, stop: threading.Event, stats: Stats):
+    client = Client(port, token)
+    while not stop.is_set():
+        status, _body, _raw, seconds = call(client, stats, "GET", "/api/tasks/ping/")
+        if status != 200:
+            stats.errors.append(f"ping {status}")
+        stats.add("ping", seconds)
+
+
+def annotate_loop(port: int, token: str, stop: threading.Event, stats: Stats, keys: list[str], retry_share: float):
+    rng = random.Random(token)
+    client = Client(port, token)
+    while not stop.is_set():
+        started = time.perf_counter()
+        status, item, raw, seconds = call(client, stats, "POST", "/api/tasks/next/", {"kind": "rating"})
+        stats.add("claim", seconds)
+        if status == 204:
+            return
+        if status != 200:
+            stats.errors.append(f"claim {status} {raw[:200]!r}")
+            return
+        task_id = item["task_id"]
+        payload = {"submission_id": str(uuid.uuid4()), "scores": {k: rng.randint(1, 5) for k in keys}, "time_ms": 1000}
+        status, body, raw, seconds = call(client, stats, "POST", f"/api/tasks/{task_id}/rating/", payload)
+        stats.add("submit", seconds)
+        if status not in (200, 201):
+            stats.errors.append(f"submit {status} {raw[:200]!r}")
+            continue
+        with stats.lock:
+            stats.acked.add(payload["submission_id"])
+            stats.annotations += 1
+        stats.add("annotation", time.perf_counter() - started)
+        if rng.random() < retry_share:
+            again, again_body, _raw, _seconds = call(client, stats, "POST", f"/api/tasks/{task_id}/rating/", payload)
+            ok = again == 200 and again_body["id"] == body["id"]
+            with stats.lock:
+                if ok:
+                    stats.replays_ok += 1
+                else:
+                    stats.replays_bad += 1
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+def run_threads(target, tokens, seconds, *args) -> float:
+    stop = threading.Event()
+    threads = [threading.Thread(target=target, args=(token, stop, *args), daemon=True) for token in tokens]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    deadline = started + seconds
+    while time.perf_counter() < deadline and any(t.is_alive() for t in threads):
+        time.sleep(0.05)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    return time.perf_counter() - started
+
+
+def verify(stats: Stats) -> list[tuple[str, bool, str]]:
+    from django.db.models import Count
+
+    from annotation.models import Rating, Task
+
+    checks = []
+    stored = set(str(s) for s in Rating.objects.values_list("submission_id", flat=True))
+    missing = stats.acked - stored
+    checks.append(("every acknowledged submission is stored", not missing, f"{len(missing)} missing"))
+    over = Task.objects.filter(is_gold=False).annotate(n=Count("ratings")).filter(n__gt=2).count()
+    checks.append(("no item beyond its overlap (2)", over == 0, f"{over} items over"))
+    twice = (
+        Rating.objects.values("task_id", "annotator_id").annotate(n=Count("id")).filter(n__gt=1).count()
+    )
+    checks.append(("nobody twice on one item", twice == 0, f"{twice} pairs"))
+    slots = Task.objects.filter(is_gold=False).annotate(n=Count("claims")).filter(n__gt=2).count()
+    checks.append(("no item claimed beyond overlap", slots == 0, f"{slots} items"))
+    checks.append(("retried submissions return the same row", stats.replays_bad == 0,
+                   f"{stats.replays_ok} ok, {stats.replays_bad} bad"))
+    checks.append(("no error responses", not stats.errors, "; ".join(stats.errors[:3])))
+    return checks
+
+
+def main():
+    args = parse_args()
+    url = database_url(args.db)
+    setup_django(url)
+    from annotation.models import Criterion
+
+    print(f"database: {args.db}; filling {args.tasks} rating items (+{args.gold} gold) for {args.clients} clients…")
+    tokens = fill(args.clients, args.tasks, args.gold)
+    keys = list(Criterion.objects.values_list("key", flat=True))
+    from django.db import connections
+
+    connections.close_all()
+    port = free_port()
+    master = start_gunicorn(url, args.workers, port)
+    try:
+        warm = Stats()
+        # every worker imports the URLconf and views on its first requests: keep that out of the figures
+        run_threads(lambda token, stop, *a: ping_loop(port, token, stop, warm), tokens, 2.0)
+
+        baseline = Stats()
+        pids = worker_pids(master.pid)
+        cpu0 = cpu_seconds(pids)
+        elapsed = run_threads(lambda token, stop: ping_loop(port, token, stop, baseline), tokens, args.baseline_seconds)
+        ping_cpu = cpu_seconds(pids) - cpu0
+        pings = len(baseline.latencies.get("ping", []))
+
+        stats = Stats()
+        killer = None
+        if args.kill_after:
+            def kill():
+                time.sleep(args.kill_after)
+                victims = worker_pids(master.pid)
+                if victims:
+                    os.kill(victims[0], signal.SIGKILL)
+                    print(f"killed worker {victims[0]} with SIGKILL at {args.kill_after:.1f}s")
+            killer = threading.Thread(target=kill, daemon=True)
+            killer.start()
+        pids = worker_pids(master.pid)
+        cpu0 = cpu_seconds(pids)
+        elapsed_main = run_threads(
+            lambda token, stop: annotate_loop(port, token, stop, stats, keys, args.retry_share), tokens, args.seconds
+        )
+        pids_after = set(pids) | set(worker_pids(master.pid))
+        work_cpu = cpu_seconds(sorted(pids_after)) - cpu0
+    finally:
+        master.send_signal(signal.SIGTERM)
+        master.wait(timeout=30)
+
+    n = stats.annotations
+    print()
+    print(f"gunicorn: {args.workers} sync workers; {args.clients} client threads; {os.cpu_count()} cores (shared)")
+    print(f"baseline GET /api/tasks/ping/: {pings / elapsed:8.1f} req/s   p50 {pct(baseline.latencies['ping'], .5):6.1f} ms"
+          f"   p95 {pct(baseline.latencies['ping'], .95):6.1f} ms   worker CPU {ping_cpu / max(pings, 1) * 1000:5.2f} ms/req")
+    print(f"annotations (claim + submit): {n / elapsed_main:8.1f} /s over {elapsed_main:.1f}s ({n} stored)")
+    for name in ("annotation", "claim", "submit"):
+        values = stats.latencies.get(name, [])
+        print(f"  {name:<10} p50 {pct(values, .5):6.1f} ms   p95 {pct(values, .95):6.1f} ms   (n={len(values)})")
+    per_annotation_cpu = work_cpu / max(n, 1) * 1000
+    print(f"  worker CPU per annotation: {per_annotation_cpu:5.2f} ms (two requests; includes retries)")
+    if pings:
+        ping_rate = pings / elapsed
+        print(f"  ratio vs baseline: throughput {2 * n / elapsed_main / ping_rate:4.2f} of ping requests/s;"
+              f" worker CPU {per_annotation_cpu / 2 / (ping_cpu / pings * 1000):4.2f}× a ping per request")
+    print(f"  transport errors retried by clients: {stats.transport_retries}")
+    print()
+    failed = False
+    for name, ok, detail in verify(stats):
+        failed |= not ok
+        print(f"  [{'OK' if ok else 'FAIL'}] {name}" + ("" if ok else f": {detail}"))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
