@@ -96,8 +96,9 @@ def review_queue(request, queue: str = "custom"):
         raise Http404
     form = QueueFilterForm(request.GET or None)
     status = form.status_value()
+    keep = {"status": status, **({"sample": form.sample_value()} if queue == "dialogs" else {})}
     context = {"queue": queue, "queues": QUEUES, "form": form, "status": status,
-               "counts": selectors.queue_counts()}
+               "counts": selectors.queue_counts(), "base": urlencode(keep) + "&"}
     page = request.GET.get("page")
     if queue == "custom":
         context["rankings"] = Paginator(selectors.custom_ranking_queue(status), PAGE_SIZE).get_page(page)
