@@ -217,3 +217,17 @@ def test_api_gold_feedback_agreement_coverage(seeded, annotator, annotator2, log
     assert client.get(reverse("api-qa-agreement"), {"task_type": "bogus"}).status_code == 400
     coverage = client.get(reverse("api-qa-coverage")).json()
     assert coverage["total_pairs"] >= 1
+
+
+def test_gold_edit_page_for_a_rating_task(seeded, login, qa_lead):
+    a, _b = make_qa_rating_pair()
+    keys = list(Criterion.objects.values_list("key", flat=True))
+    client = login(qa_lead)
+    url = reverse("qa:gold_edit", args=[a.id])
+    assert f'name="score_{keys[0]}"' in client.get(url).content.decode()
+    response = client.post(url, {"is_gold": "on", f"score_{keys[0]}": "5", f"score_{keys[1]}": "2",
+                                 "answer": "Wzorzec"})
+    assert response.status_code == 302
+    a.refresh_from_db()
+    assert a.is_gold and a.gold_reference["scores"] == {keys[0]: 5, keys[1]: 2}
+    assert client.post(url, {"is_gold": "on", f"score_{keys[0]}": "9"}).status_code == 422
