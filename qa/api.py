@@ -66,10 +66,39 @@ class AgreementAPI(APIView):
         return Response(AgreementOutput(payload).data)
 
 
+class TopicCoverageOutput(serializers.Serializer):
+    topic_id = serializers.IntegerField(allow_null=True)
+    topic = serializers.CharField()
+    prompts = serializers.IntegerField()
+    target = serializers.IntegerField()
+
+
+class CategoryCoverageOutput(serializers.Serializer):
+    category_id = serializers.IntegerField()
+    name = serializers.CharField()
+    group = serializers.CharField()
+    origin = serializers.CharField()
+    prompts = serializers.IntegerField()
+    rating_prompts = serializers.IntegerField()
+    ranking_prompts = serializers.IntegerField()
+    rating_pairs = serializers.IntegerField()
+    ranking_pairs = serializers.IntegerField()
+    topics = TopicCoverageOutput(many=True)
+
+
+class CoverageOutput(serializers.Serializer):
+    categories = CategoryCoverageOutput(many=True)
+    dialogs = serializers.IntegerField()
+    dialog_pairs = serializers.IntegerField()
+    total_pairs = serializers.IntegerField()
+
+
 class CoverageAPI(APIView):
+    """Prompts per category x topic against targets, and live pair counts per category (Table 1 shape)."""
+
     permission_classes = [IsQALead]
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=CoverageOutput)
     def get(self, request):
         cov = selectors.coverage()
         return Response({
