@@ -169,13 +169,21 @@ class ResponsesImportInput(serializers.Serializer):
     file = serializers.FileField()
 
 
+class ResponsesImportOutput(serializers.Serializer):
+    created = serializers.IntegerField()
+    prompts_created = serializers.IntegerField()
+    endpoints_created = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.DictField())
+
+
 class ResponsesImportApi(APIView):
     """All-or-nothing JSONL import of existing responses; 400 with every bad line when anything is wrong."""
 
     permission_classes = [IsStudioAdmin]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(request={"multipart/form-data": ResponsesImportInput})
+    @extend_schema(request={"multipart/form-data": ResponsesImportInput},
+                   responses={201: ResponsesImportOutput, 400: ResponsesImportOutput})
     def post(self, request):
         data = ResponsesImportInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -6,11 +6,14 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True,
+             autoretry_for=(InterfaceError, OperationalError), retry_backoff=True, retry_backoff_max=60,
+             max_retries=20)
 def run_campaign_endpoint(*, campaign_id: int, endpoint_id: int) -> dict:
     """Drive one endpoint of a campaign; idempotent, so a redelivered or duplicate task is harmless."""
     from .services.runner import campaign_run_endpoint

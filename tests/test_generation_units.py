@@ -284,3 +284,72 @@ def test_check_endpoints_reports_down_server(db):
         call_command("check_endpoints", stdout=out)
     assert "DOWN down" in out.getvalue()
     assert Endpoint.objects.get(name="down").last_health["ok"] is False
+
+
+# --- runner claims and leases (no HTTP involved) -------------------------------------------------------
+
+
+def _started_campaign(n_prompts=3, max_concurrency=2):
+    from generation.services.campaigns import campaign_start as start
+
+    prompts = [make_prompt() for _ in range(n_prompts)]
+    endpoint = make_endpoint("m1", base_url="http://127.0.0.1:9/v1", is_active=True, max_concurrency=max_concurrency)
+    campaign = campaign_create(name="c", prompt_filter={"ids": [p.pk for p in prompts]}, endpoints=[endpoint],
+                               preprompts=list(PrePrompt.objects.filter(key="none")))
+    start(campaign=campaign)
+    return campaign, endpoint
+
+
+def test_claims_respect_the_endpoint_concurrency_across_runners(seeded):
+    from generation.services.runner import generations_claim
+
+    campaign, endpoint = _started_campaign(n_prompts=5, max_concurrency=2)
+    first = generations_claim(campaign_id=campaign.pk, endpoint=endpoint, owner="a" * 32, limit=10)
+    assert len(first) == 2
+    assert generations_claim(campaign_id=campaign.pk, endpoint=endpoint, owner="b" * 32, limit=10) == []
+    assert first[0].messages == [{"role": "user", "content": Generation.objects.get(pk=first[0].generation_id)
+                                  .prompt.text}]
+
+
+def test_results_are_written_only_under_the_writers_lease(seeded):
+    from django.utils import timezone
+
+    from generation.services.runner import generation_record_error, generation_record_result, generations_claim
+
+    campaign, endpoint = _started_campaign(n_prompts=1)
+    (job,) = generations_claim(campaign_id=campaign.pk, endpoint=endpoint, owner="a" * 32, limit=1)
+    # The lease expires (worker presumed dead) and another runner reclaims the row.
+    Generation.objects.filter(pk=job.generation_id).update(lease_until=timezone.now() - timezone.timedelta(seconds=1))
+    (again,) = generations_claim(campaign_id=campaign.pk, endpoint=endpoint, owner="b" * 32, limit=1)
+    assert again.generation_id == job.generation_id and again.attempt == 2
+    result = client.ChatResult(text="late", finish_reason="stop", prompt_tokens=3, completion_tokens=1, latency_ms=5)
+    assert not generation_record_result(job=job, owner="a" * 32, result=result)  # the old runner writes nothing
+    assert generation_record_error(job=job, owner="a" * 32, error=client.TransientError("x"),
+                                   campaign_cancelled=False) == ""
+    on_time = client.ChatResult(text="on time", finish_reason="stop", prompt_tokens=3, completion_tokens=1,
+                                latency_ms=5)
+    assert generation_record_result(job=again, owner="b" * 32, result=on_time)
+    row = Generation.objects.get(pk=job.generation_id)
+    assert row.status == Generation.Status.DONE and row.text == "on time" and row.lease_owner == ""
+
+
+def test_transient_errors_back_off_then_fail_permanent_errors_fail_at_once(seeded, settings):
+    from django.utils import timezone
+
+    from generation.services.runner import generation_record_error, generations_claim
+
+    settings.STUDIO_GENERATION_MAX_ATTEMPTS = 2
+    campaign, endpoint = _started_campaign(n_prompts=2)
+    jobs = generations_claim(campaign_id=campaign.pk, endpoint=endpoint, owner="a" * 32, limit=2)
+    assert generation_record_error(job=jobs[0], owner="a" * 32, error=client.TransientError("HTTP 503"),
+                                   campaign_cancelled=False) == Generation.Status.RETRYING
+    assert generation_record_error(job=jobs[1], owner="a" * 32, error=client.PermanentError("HTTP 400"),
+                                   campaign_cancelled=False) == Generation.Status.FAILED
+    retrying = Generation.objects.get(pk=jobs[0].generation_id)
+    assert retrying.next_attempt_at > timezone.now() and "HTTP 503" in retrying.error
+    # Not due yet: nothing to claim; once due, claimed again, and the second transient error is final.
+    assert generations_claim(campaign_id=campaign.pk, endpoint=endpoint, owner="b" * 32, limit=2) == []
+    Generation.objects.filter(pk=retrying.pk).update(next_attempt_at=timezone.now())
+    (job,) = generations_claim(campaign_id=campaign.pk, endpoint=endpoint, owner="b" * 32, limit=2)
+    assert generation_record_error(job=job, owner="b" * 32, error=client.TransientError("timeout"),
+                                   campaign_cancelled=False) == Generation.Status.FAILED

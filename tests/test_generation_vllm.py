@@ -131,3 +131,19 @@ def test_runner_stores_each_generation_once_with_tokens_and_postprocessing(seede
         assert g.raw_text and g.finish_reason
     # A second runner finds nothing to do and sends nothing.
     assert campaign_run_endpoint(campaign_id=campaign.pk, endpoint_id=endpoint.pk).claimed == 0
+
+
+def test_run_campaign_command_without_celery(seeded, vllm_live):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    prompt = make_prompt()
+    endpoint = _endpoint(vllm_live)
+    campaign = campaign_create(name="inline", prompt_filter={"ids": [prompt.pk]}, endpoints=[endpoint],
+                               preprompts=list(PrePrompt.objects.filter(key__in=["none", "biasedness"])),
+                               params={"max_tokens": 4})
+    out = StringIO()
+    call_command("run_campaign", str(campaign.pk), stdout=out)
+    assert "2 done, 0 failed, 0 left" in out.getvalue()
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DONE

@@ -97,7 +97,7 @@ def _enqueue_runners(campaign: Campaign, endpoint_ids: list[int]) -> None:
 
 
 @transaction.atomic
-def campaign_start(*, campaign: Campaign) -> int:
+def campaign_start(*, campaign: Campaign, enqueue: bool = True) -> int:
     """Create every generation row (idempotent: existing ones are kept) and enqueue one runner per endpoint.
 
     A (prompt, endpoint, pre-prompt version, sample) that already exists, from this or an earlier
@@ -111,7 +111,8 @@ def campaign_start(*, campaign: Campaign) -> int:
     campaign.started_at = campaign.started_at or timezone.now()
     campaign.finished_at = None
     campaign.save(update_fields=["status", "started_at", "finished_at"])
-    _enqueue_runners(campaign, selectors.campaign_todo_endpoints(campaign))
+    if enqueue:  # False when the caller runs the runners itself (manage.py run_campaign)
+        _enqueue_runners(campaign, selectors.campaign_todo_endpoints(campaign))
     if not selectors.campaign_todo_endpoints(campaign):
         campaign_maybe_finish(campaign_id=campaign.pk)
     return Generation.objects.filter(campaign=campaign).count()
