@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
+from django.test import Client
 from django.utils import timezone
 
 from annotation import roles
@@ -190,19 +191,24 @@ def test_sixteen_clients_claim_and_submit_in_parallel(seeded, django_user_model)
     barrier = threading.Barrier(len(people))
 
     def work(user):
+        # Through the API (the Django test client calls the real WSGI stack in this thread).
+        client = Client()
+        client.force_login(user)
         try:
             barrier.wait()
             while True:
-                claim = assignment.task_claim_next(annotator=user, kind=TaskKind.RATING)
-                if claim is None:
+                response = client.post("/api/tasks/next/", {"kind": "rating"}, content_type="application/json")
+                if response.status_code == 204:
                     return
-                sid = uuid.uuid4()
-                submissions.rating_submit(annotator=user, task_id=claim.task_id, submission_id=sid, scores=SCORES)
-                # a retry of the same submission stores nothing new
-                again = submissions.rating_submit(
-                    annotator=user, task_id=claim.task_id, submission_id=sid, scores=SCORES
-                )
-                assert not again.created
+                if response.status_code != 200:
+                    errors.append(f"claim {response.status_code}")
+                    return
+                url = f"/api/tasks/{response.json()['task_id']}/rating/"
+                payload = {"submission_id": str(uuid.uuid4()), "scores": SCORES}
+                first = client.post(url, payload, content_type="application/json")
+                again = client.post(url, payload, content_type="application/json")  # a retry stores nothing new
+                if first.status_code != 201 or again.status_code != 200 or again.json()["id"] != first.json()["id"]:
+                    errors.append(f"submit {first.status_code}/{again.status_code}")
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(repr(exc))
         finally:
