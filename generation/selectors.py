@@ -155,3 +155,13 @@ def prompt_generations(prompt_id: int) -> QuerySet[Generation]:
         .select_related("endpoint", "preprompt_version__preprompt")
         .order_by("id")
     )
+
+
+def prompts_without_tasks(prompt_filter: dict | None = None) -> QuerySet[Prompt]:
+    """Prompts (optionally filtered) that have at least two finished responses and no annotation task yet."""
+    qs = prompts_for_filter(prompt_filter or {})
+    return (
+        qs.annotate(responses=Count("generations", filter=Q(generations__status=Generation.Status.DONE)))
+        .filter(responses__gte=2, tasks__isnull=True)
+        .order_by("id")
+    )

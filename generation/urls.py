@@ -16,4 +16,5 @@ urlpatterns = [
     path("preprompts/", views.preprompt_list, name="preprompt_list"),
     path("preprompts/<int:pk>/", views.preprompt_edit_view, name="preprompt_edit"),
     path("responses/import/", views.responses_import_view, name="responses_import"),
+    path("tasks/assemble/", views.tasks_assemble_all, name="tasks_assemble"),
 ]

@@ -135,6 +135,17 @@ def generation_retry(request, pk: int):
     return redirect("generation:campaigns")
 
 
+def _assemble(request, form: AssembleForm, prompt_filter: dict) -> None:
+    data = form.cleaned_data
+    report = tasks_assemble(
+        prompts=list(selectors.prompts_without_tasks(prompt_filter)), seed=data["seed"], overlap=data["overlap"],
+        rule=RoutingRule(rating_min_chars=data["rating_min_chars"], rating_min_parts=data["rating_min_parts"]),
+    )
+    messages.success(request, _("%(ranking)s ranking items and %(rating)s rating pairs built; %(skipped)s prompts "
+                                "skipped.") % {"ranking": report.ranking_items, "rating": report.rating_pairs,
+                                               "skipped": len(report.skipped)})
+
+
 @admin_required
 @require_http_methods(["POST"])
 def campaign_assemble(request, pk: int):
@@ -145,16 +156,22 @@ def campaign_assemble(request, pk: int):
             "campaign": campaign, "progress": selectors.campaign_progress(campaign),
             "failed": selectors.campaign_failed(campaign), "assemble_form": form,
         }, status=400)
-    data = form.cleaned_data
-    prompts = list(selectors.prompts_for_filter(campaign.prompt_filter))
-    report = tasks_assemble(
-        prompts=prompts, seed=data["seed"], overlap=data["overlap"],
-        rule=RoutingRule(rating_min_chars=data["rating_min_chars"], rating_min_parts=data["rating_min_parts"]),
-    )
-    messages.success(request, _("%(ranking)s ranking items and %(rating)s rating pairs built; %(skipped)s prompts "
-                                "skipped.") % {"ranking": report.ranking_items, "rating": report.rating_pairs,
-                                               "skipped": len(report.skipped)})
+    _assemble(request, form, campaign.prompt_filter)
     return redirect("generation:campaign_detail", pk=campaign.pk)
+
+
+@admin_required
+@require_http_methods(["POST"])
+def tasks_assemble_all(request):
+    """Tasks for every prompt with responses and no tasks yet (e.g. right after importing responses)."""
+    form = AssembleForm(request.POST)
+    if not form.is_valid():
+        return render(request, "generation/responses_import.html", {
+            "form": ResponsesImportForm(), "assemble_form": form,
+            "ready": selectors.prompts_without_tasks().count(),
+        }, status=400)
+    _assemble(request, form, {})
+    return redirect("generation:responses_import")
 
 
 # --- endpoints ---------------------------------------------------------------------------------------
@@ -245,4 +262,7 @@ def responses_import_view(request):
             messages.success(request, _("Imported %(n)s responses.") % {"n": report.created})
             return redirect("generation:responses_import")
     status = 400 if request.method == "POST" else 200
-    return render(request, "generation/responses_import.html", {"form": form, "report": report}, status=status)
+    return render(request, "generation/responses_import.html", {
+        "form": form, "report": report, "assemble_form": AssembleForm(),
+        "ready": selectors.prompts_without_tasks().count(),
+    }, status=status)

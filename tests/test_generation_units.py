@@ -353,3 +353,20 @@ def test_transient_errors_back_off_then_fail_permanent_errors_fail_at_once(seede
     (job,) = generations_claim(campaign_id=campaign.pk, endpoint=endpoint, owner="b" * 32, limit=2)
     assert generation_record_error(job=job, owner="b" * 32, error=client.TransientError("timeout"),
                                    campaign_cancelled=False) == Generation.Status.FAILED
+
+
+def test_imported_responses_become_tasks_without_any_server(seeded):
+    """The no-server path: import responses, assemble tasks; every task points at imported generations."""
+    short = make_prompt(text="Ile nóg ma pająk?")
+    long = make_prompt(text="Opisz szczegółowo historię Polski. " * 30)
+    rows = [{"prompt_id": short.pk, "model": f"m{i % 2}", "response": text} for i, text in enumerate(DISTINCT[:4])]
+    rows += [{"prompt_id": long.pk, "model": f"m{i % 2}", "response": text} for i, text in enumerate(DISTINCT[2:])]
+    assert responses_import(data=_jsonl(*rows)).ok
+    out = StringIO()
+    call_command("assemble_tasks", "--seed", "7", stdout=out)
+    assert "1 ranking items, 1 rating pairs" in out.getvalue()
+    assert Task.objects.get(prompt=short).kind == TaskKind.RANKING
+    assert {t.kind for t in Task.objects.filter(prompt=long)} == {TaskKind.RATING}
+    assert all(tr.generation.imported for tr in TaskResponse.objects.all())
+    call_command("assemble_tasks", "--seed", "7", stdout=StringIO())  # nothing left: no second set
+    assert Task.objects.count() == 3

@@ -59,6 +59,7 @@ def test_post_actions_refused_without_admin_role(client, users, campaign, role):
         reverse("generation:generation_retry", args=[generation.pk]),
         reverse("generation:endpoint_check", args=[campaign.endpoints.first().pk]),
         reverse("generation:campaign_assemble", args=[campaign.pk]),
+        reverse("generation:tasks_assemble"),
     ]
     for url in posts:
         assert client.post(url).status_code in (302, 403), url
@@ -247,3 +248,18 @@ def test_campaigns_page_polls_endpoint_readiness(client, admin_user, db):
     body = response.content.decode()
     assert response.status_code == 200 and 'id="endpoints"' in body and "<html" not in body
     assert Endpoint.objects.get(pk=endpoint.pk).last_health["ok"] is False
+
+
+def test_assemble_all_after_import(client, admin_user, seeded):
+    client.force_login(admin_user)
+    prompt = make_prompt(text="Krótkie pytanie?")
+    for i, key in enumerate(["none", "safety", "verbosity", "incoherence"]):
+        make_generation(prompt, make_endpoint(f"m{i % 2}"), text=f"Odpowiedź numer {i} " + "xyz" * i * 5,
+                        preprompt_key=key)
+    page = client.get(reverse("generation:responses_import")).content.decode()
+    assert reverse("generation:tasks_assemble") in page
+    response = client.post(reverse("generation:tasks_assemble"), {"seed": 3, "rating_min_chars": 600,
+                                                                 "rating_min_parts": 6, "overlap": 2})
+    assert response.status_code == 302 and prompt.tasks.get().task_responses.count() == 4
+    bad = client.post(reverse("generation:tasks_assemble"), {"seed": -1})
+    assert bad.status_code == 400
