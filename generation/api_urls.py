@@ -12,4 +12,5 @@ urlpatterns = [
     path("campaigns/<int:pk>/resume/", api.CampaignResumeApi.as_view(), name="api-campaign-resume"),
     path("campaigns/<int:pk>/cancel/", api.CampaignCancelApi.as_view(), name="api-campaign-cancel"),
     path("responses/import/", api.ResponsesImportApi.as_view(), name="api-responses-import"),
+    path("tasks/assemble/", api.TasksAssembleApi.as_view(), name="api-tasks-assemble"),
 ]

@@ -203,6 +203,7 @@ def test_api_refuses_non_admins(users, campaign, role):
         assert api.get(url).status_code in (401, 403)
     assert api.post(reverse("api-campaign-pause", args=[campaign.pk])).status_code in (401, 403)
     assert api.post(reverse("api-responses-import")).status_code in (401, 403)
+    assert api.post(reverse("api-tasks-assemble"), {"seed": 1}, format="json").status_code in (401, 403)
 
 
 def test_api_campaign_lifecycle(admin_user, seeded):
@@ -237,6 +238,11 @@ def test_api_responses_import(admin_user, seeded):
     upload = SimpleUploadedFile("r.jsonl", json.dumps(lines[0]).encode())
     response = api.post(reverse("api-responses-import"), {"file": upload}, format="multipart")
     assert response.status_code == 201 and response.json()["created"] == 1
+    # One response is not enough for any task: nothing built, nothing to skip (needs two or more).
+    response = api.post(reverse("api-tasks-assemble"), {"seed": 1}, format="json")
+    assert response.status_code == 200 and response.json() == {"ranking_items": 0, "rating_pairs": 0, "skipped": []}
+    assert api.post(reverse("api-tasks-assemble"), {"seed": 1, "prompt_filter": {"x": 1}},
+                    format="json").status_code == 400
 
 
 def test_campaigns_page_polls_endpoint_readiness(client, admin_user, db):
