@@ -121,6 +121,30 @@ def _as_uuid(value) -> uuid.UUID:
         raise ValidationError({"submission_id": _("A submission id (UUID) is required.")}) from exc
 
 
+def _begin(
+    model, *, annotator, task_id: int, submission_id, now: datetime
+) -> tuple[Claim, uuid.UUID, Submitted | None]:
+    """The first steps of every submission: lock the claim (or refuse), answer a replay, check the kind."""
+    submission_id = _as_uuid(submission_id)
+    claim = assignment.claim_lock_for_submit(annotator=annotator, task_id=task_id, now=now)
+    replay = _replayed(model, submission_id=submission_id, annotator=annotator, task_id=task_id)
+    kind = TaskKind.RATING if model is Rating else TaskKind.RANKING
+    if replay is None and claim.task.kind != kind:
+        raise ValidationError({"task": _("This item is not a %(kind)s item.") % {"kind": kind.label}})
+    return claim, submission_id, replay
+
+
+def _fields(claim: Claim, *, submission_id: uuid.UUID, time_ms: int | None, now: datetime, **data) -> dict:
+    return {
+        "submission_id": submission_id,
+        "task_id": claim.task_id,
+        "annotator": claim.annotator,
+        "time_ms": _time_on_task(time_ms, claim, now),
+        "guideline_version": guideline_version_current(),
+        **data,
+    }
+
+
 def _store(model, claim: Claim, fields: dict, *, now: datetime, check_revision, give_back: bool = False) -> Submitted:
     """Insert the first annotation of a held claim, or a revision superseding the author's current row."""
     if claim.status == Claim.Status.SUBMITTED:
@@ -195,22 +219,13 @@ def rating_submit(
 ) -> Submitted:
     """Store a rating of a held rating item, or revise the author's current rating of it."""
     now = now or timezone.now()
-    submission_id = _as_uuid(submission_id)
-    claim = assignment.claim_lock_for_submit(annotator=annotator, task_id=task_id, now=now)
-    replay = _replayed(Rating, submission_id=submission_id, annotator=annotator, task_id=task_id)
+    claim, submission_id, replay = _begin(
+        Rating, annotator=annotator, task_id=task_id, submission_id=submission_id, now=now
+    )
     if replay is not None:
         return replay
-    if claim.task.kind != TaskKind.RATING:
-        raise ValidationError({"task": _("This item is not a rating item.")})
     data = rating_clean(scores=scores, skip_reason=skip_reason, comment=comment)
-    common = {
-        "submission_id": submission_id,
-        "task_id": task_id,
-        "annotator": annotator,
-        "time_ms": _time_on_task(time_ms, claim, now),
-        "guideline_version": guideline_version_current(),
-        **data,
-    }
+    common = _fields(claim, submission_id=submission_id, time_ms=time_ms, now=now, **data)
 
     def check(current: Rating) -> None:
         if current.skip_reason or data["skip_reason"]:
@@ -300,13 +315,11 @@ def ranking_submit(
 ) -> Submitted:
     """Store a ranking of a held ranking item, or revise the author's current ranking of it."""
     now = now or timezone.now()
-    submission_id = _as_uuid(submission_id)
-    claim = assignment.claim_lock_for_submit(annotator=annotator, task_id=task_id, now=now)
-    replay = _replayed(Ranking, submission_id=submission_id, annotator=annotator, task_id=task_id)
+    claim, submission_id, replay = _begin(
+        Ranking, annotator=annotator, task_id=task_id, submission_id=submission_id, now=now
+    )
     if replay is not None:
         return replay
-    if claim.task.kind != TaskKind.RANKING:
-        raise ValidationError({"task": _("This item is not a ranking item.")})
     data = ranking_clean(
         shown=list(claim.display_order),
         order=order,
@@ -316,15 +329,9 @@ def ranking_submit(
         custom_from=custom_from,
         comment=comment,
     )
-    common = {
-        "submission_id": submission_id,
-        "task_id": task_id,
-        "annotator": annotator,
-        "display_order": list(claim.display_order),
-        "time_ms": _time_on_task(time_ms, claim, now),
-        "guideline_version": guideline_version_current(),
-        **data,
-    }
+    common = _fields(
+        claim, submission_id=submission_id, time_ms=time_ms, now=now, display_order=list(claim.display_order), **data
+    )
 
     def check(current: Ranking) -> None:
         if Review.objects.filter(target_kind=ReviewTarget.RANKING, target_id=current.pk).exists():

@@ -105,15 +105,22 @@ def claim_release(request, task_id: int):
     return redirect("home")
 
 
-def _after_submit(request, kind: str, created: bool, revision: bool):
+def _submit(request, claim: Claim, service, page, values: dict):
+    """Submit what the form holds (`values` are the service's keyword arguments); on refusal re-render
+    the page with the message and everything typed; on success go on to the next item."""
+    revision = claim.status == Claim.Status.SUBMITTED
+    try:
+        result = service(
+            annotator=request.user, task_id=claim.task_id, time_ms=request.POST.get("time_ms") or None, **values
+        )
+    except REFUSALS as exc:
+        return page(request, claim, values=values, errors=_submit_errors(exc), status=400)
     if revision:
         messages.success(request, _("Your changes were saved."))
         return redirect("home")
-    if created:
+    if result.created:
         messages.success(request, _("Saved."))
-    if request.POST.get("then") == "home":
-        return redirect("home")
-    return _go_next(request, kind)
+    return _go_next(request, claim.task.kind)
 
 
 def _submit_errors(exc) -> dict[str, list[str]]:
@@ -176,20 +183,7 @@ def rating_item(request, task_id: int):
         return _rating_page(
             request, claim, values=values, errors={"skip_reason": [_("Choose why you skip this item.")]}, status=400
         )
-    was_submitted = claim.status == Claim.Status.SUBMITTED
-    try:
-        result = submissions.rating_submit(
-            annotator=request.user,
-            task_id=task_id,
-            submission_id=values["submission_id"],
-            scores=values["scores"],
-            comment=values["comment"],
-            skip_reason=values["skip_reason"],
-            time_ms=request.POST.get("time_ms") or None,
-        )
-    except REFUSALS as exc:
-        return _rating_page(request, claim, values=values, errors=_submit_errors(exc), status=400)
-    return _after_submit(request, TaskKind.RATING, result.created, revision=was_submitted)
+    return _submit(request, claim, submissions.rating_submit, _rating_page, values)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -281,20 +275,4 @@ def ranking_item(request, task_id: int):
             }
         return _ranking_page(request, claim, values=values)
     values = _ranking_values_from_post(request.POST, list(claim.display_order))
-    was_submitted = claim.status == Claim.Status.SUBMITTED
-    try:
-        result = submissions.ranking_submit(
-            annotator=request.user,
-            task_id=task_id,
-            submission_id=values["submission_id"],
-            order=values["order"],
-            hardness=values["hardness"],
-            all_unacceptable=values["all_unacceptable"],
-            custom_text=values["custom_text"],
-            custom_from=values["custom_from"],
-            comment=values["comment"],
-            time_ms=request.POST.get("time_ms") or None,
-        )
-    except REFUSALS as exc:
-        return _ranking_page(request, claim, values=values, errors=_submit_errors(exc), status=400)
-    return _after_submit(request, TaskKind.RANKING, result.created, revision=was_submitted)
+    return _submit(request, claim, submissions.ranking_submit, _ranking_page, values)
