@@ -213,3 +213,22 @@ def test_queue_pages_list_items(seeded, custom_ranking, login, qa_lead):
 
 def test_review_target_kinds_are_the_documented_ones():
     assert set(ReviewTarget.values) == {"ranking", "rating_pair", "dialog", "dialog_turn"}
+
+
+def test_every_review_item_kind_renders(seeded, annotator, annotator2, login, qa_lead):
+    dialog = make_qa_dialog(annotator, [("ABC", "B", ""), ("CAB", None, HOSTILE)])
+    turn = dialog.turns.get(index=2)
+    a, b = make_qa_rating_pair(texts=(HOSTILE, "Druga"))
+    make_qa_rating(a, annotator, 4)
+    make_qa_rating(b, annotator2, 3)
+    client = login(qa_lead)
+    for kind, target in [("dialog", dialog.id), ("dialog_turn", turn.id), ("rating_pair", a.id)]:
+        response = client.get(reverse("qa:review_item", args=[kind, target]))
+        page = response.content.decode()
+        assert response.status_code == 200, kind
+        assert "<script>alert" not in page and "<img src=x" not in page, kind
+    pair_page = client.get(reverse("qa:review_item", args=["rating_pair", a.id])).content.decode()
+    assert 'data-testid="original-text"' in pair_page and "&lt;script&gt;" in pair_page
+    assert client.get(reverse("qa:review_item", args=["rating_pair", b.id])).status_code == 404
+    dialog_page = client.get(reverse("qa:review_item", args=["dialog", dialog.id])).content.decode()
+    assert 'name="edited_text"' not in dialog_page  # a whole dialog is approved or rejected, not edited
