@@ -1,6 +1,7 @@
 """Annotation API for external clients and load tests: claim the next item, submit, give back.
 
-Same services and checks as the pages: only the holder of a claim may submit (409 otherwise), a
+`"next": true` in a submission also claims the next item of the same kind and returns it with the
+result: one request per annotation, as the pages do. Same services and checks as the pages: only the holder of a claim may submit (409 otherwise), a
 repeated `submission_id` stores one row (200 with that row instead of 201), a new id by the author
 revises until QA has reviewed it.
 """
@@ -38,6 +39,7 @@ class ItemOutput(serializers.Serializer):
 
 class RatingInput(serializers.Serializer):
     submission_id = serializers.UUIDField()
+    next = serializers.BooleanField(required=False, default=False, help_text="Also claim the next item")
     scores = serializers.DictField(child=serializers.IntegerField(), required=False, default=dict)
     comment = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     skip_reason = serializers.ChoiceField(choices=SkipReason.choices, required=False, allow_blank=True, default="")
@@ -46,6 +48,7 @@ class RatingInput(serializers.Serializer):
 
 class RankingInput(serializers.Serializer):
     submission_id = serializers.UUIDField()
+    next = serializers.BooleanField(required=False, default=False, help_text="Also claim the next item")
     order = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
     hardness = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
     all_unacceptable = serializers.BooleanField(required=False, default=False)
@@ -61,6 +64,7 @@ class SubmittedOutput(serializers.Serializer):
     submission_id = serializers.UUIDField()
     revision = serializers.IntegerField()
     created = serializers.DateTimeField()
+    next = ItemOutput(required=False, allow_null=True, help_text="With next=true: the next item, or null")
 
 
 def item_payload(item: selectors.Item) -> dict:
@@ -114,12 +118,15 @@ class _SubmitApi(APIView):
     permission_classes = [IsAnnotator]
     input_class: type[serializers.Serializer]
     service = None
+    kind: str
 
     def post(self, request, task_id: int):
         data = self.input_class(data=request.data)
         data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        want_next = values.pop("next")
         try:
-            result = type(self).service(annotator=request.user, task_id=task_id, **data.validated_data)
+            result = type(self).service(annotator=request.user, task_id=task_id, **values)
         except REFUSALS as exc:
             return _refused(exc)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
@@ -128,6 +135,10 @@ class _SubmitApi(APIView):
             "id": row.pk, "task_id": row.task_id, "submission_id": str(row.submission_id),
             "revision": row.revision, "created": row.created.isoformat(),
         }
+        if want_next:
+            # Saved and committed above; a retry of this request replays the row and resumes this claim.
+            claim = assignment.task_claim_next(annotator=request.user, kind=self.kind)
+            payload["next"] = item_payload(selectors.claim_item(claim)) if claim else None
         return Response(payload, status=code)  # the shape of SubmittedOutput, built directly (hot path)
 
 
@@ -137,6 +148,7 @@ class RatingSubmitApi(_SubmitApi):
 
     input_class = RatingInput
     service = submissions.rating_submit
+    kind = TaskKind.RATING
 
 
 @extend_schema(request=RankingInput, responses={201: SubmittedOutput, 200: SubmittedOutput})
@@ -145,6 +157,7 @@ class RankingSubmitApi(_SubmitApi):
 
     input_class = RankingInput
     service = submissions.ranking_submit
+    kind = TaskKind.RANKING
 
 
 class ClaimReleaseApi(APIView):

@@ -10,8 +10,10 @@ submission id; a share of submissions is posted twice (a retry) and must come ba
 
 Prints, measured in the same run:
 * baseline: the cheapest authenticated endpoint (GET /api/tasks/ping/) driven by the same clients;
-* annotations/s, latency p50/p95 of one annotation (claim + submit) and of each request;
-* gunicorn workers' CPU per annotation (utime+stime from /proc; per annotation = two requests);
+* annotations/s, latency p50/p95 of one annotation and of each request (by default each submission
+  carries `"next": true` and gets the next item back: one request per annotation; --two-requests
+  measures separate claim and submit calls);
+* gunicorn workers' CPU per annotation (utime+stime from /proc), and PostgreSQL's;
 * checks: no item beyond its overlap, nobody twice on an item, every retried submission stored once,
   no error responses, and — with --kill-after — that one worker killed with SIGKILL mid-run lost
   nothing a client had been told was saved (every 2xx-acknowledged submission id is in the database).
@@ -50,6 +52,8 @@ def parse_args():
     parser.add_argument("--gold", type=int, default=5)
     parser.add_argument("--kill-after", type=float, default=0.0, help="SIGKILL one worker after N seconds")
     parser.add_argument("--retry-share", type=float, default=0.1)
+    parser.add_argument("--two-requests", action="store_true",
+                        help="claim and submit as separate requests (default: submit with next=true)")
     return parser.parse_args()
 
 
@@ -171,6 +175,11 @@ def worker_pids(master: int) -> list[int]:
     return [int(pid) for pid in out.split()]
 
 
+def postgres_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
@@ -242,24 +251,31 @@ def ping_loop(port: int, token: str, stop: threading.Event, stats: Stats):
         stats.add("ping", seconds)
 
 
-def annotate_loop(port: int, token: str, stop: threading.Event, stats: Stats, keys: list[str], retry_share: float):
+def annotate_loop(port: int, token: str, stop: threading.Event, stats: Stats, keys: list[str], retry_share: float,
+                  one_trip: bool):
+    """Claim, then submit; with `one_trip` each submission also asks for the next item (`"next": true`),
+    so an annotation costs one request instead of two."""
     rng = random.Random(token)
     client = Client(port, token)
+    item = None
     while not stop.is_set():
         started = time.perf_counter()
-        status, item, raw, seconds = call(client, stats, "POST", "/api/tasks/next/", {"kind": "rating"})
-        stats.add("claim", seconds)
-        if status == 204:
-            return
-        if status != 200:
-            stats.errors.append(f"claim {status} {raw[:200]!r}")
-            return
+        if item is None:
+            status, item, raw, seconds = call(client, stats, "POST", "/api/tasks/next/", {"kind": "rating"})
+            stats.add("claim", seconds)
+            if status == 204:
+                return
+            if status != 200:
+                stats.errors.append(f"claim {status} {raw[:200]!r}")
+                return
         task_id = item["task_id"]
-        payload = {"submission_id": str(uuid.uuid4()), "scores": {k: rng.randint(1, 5) for k in keys}, "time_ms": 1000}
+        payload = {"submission_id": str(uuid.uuid4()), "scores": {k: rng.randint(1, 5) for k in keys}, "time_ms": 1000,
+                   "next": one_trip}
         status, body, raw, seconds = call(client, stats, "POST", f"/api/tasks/{task_id}/rating/", payload)
         stats.add("submit", seconds)
         if status not in (200, 201):
             stats.errors.append(f"submit {status} {raw[:200]!r}")
+            item = None
             continue
         with stats.lock:
             stats.acked.add(payload["submission_id"])
@@ -268,11 +284,19 @@ def annotate_loop(port: int, token: str, stop: threading.Event, stats: Stats, ke
         if rng.random() < retry_share:
             again, again_body, _raw, _seconds = call(client, stats, "POST", f"/api/tasks/{task_id}/rating/", payload)
             ok = again == 200 and again_body["id"] == body["id"]
+            if one_trip:  # the retry resumes the same next claim
+                ok = ok and (again_body["next"] or {}).get("task_id") == (body["next"] or {}).get("task_id")
             with stats.lock:
                 if ok:
                     stats.replays_ok += 1
                 else:
                     stats.replays_bad += 1
+        if one_trip:
+            item = body["next"]
+            if item is None:
+                return
+        else:
+            item = None
 
 
 def pct(values: list[float], q: float) -> float:
@@ -359,11 +383,14 @@ def main():
             killer.start()
         pids = worker_pids(master.pid)
         cpu0 = cpu_seconds(pids)
+        db_pids = postgres_pids() if args.db == "postgres" else []
+        db_cpu0 = cpu_seconds(db_pids)
         elapsed_main = run_threads(
-            lambda token, stop: annotate_loop(port, token, stop, stats, keys, args.retry_share), tokens, args.seconds
+            lambda token, stop: annotate_loop(port, token, stop, stats, keys, args.retry_share, not args.two_requests), tokens, args.seconds
         )
         pids_after = set(pids) | set(worker_pids(master.pid))
         work_cpu = cpu_seconds(sorted(pids_after)) - cpu0
+        db_cpu = cpu_seconds(sorted(set(db_pids) | set(postgres_pids()))) - db_cpu0 if db_pids else 0.0
     finally:
         master.send_signal(signal.SIGTERM)
         master.wait(timeout=30)
@@ -373,16 +400,20 @@ def main():
     print(f"gunicorn: {args.workers} sync workers; {args.clients} client threads; {os.cpu_count()} cores (shared)")
     print(f"baseline GET /api/tasks/ping/: {pings / elapsed:8.1f} req/s   p50 {pct(baseline.latencies['ping'], .5):6.1f} ms"
           f"   p95 {pct(baseline.latencies['ping'], .95):6.1f} ms   worker CPU {ping_cpu / max(pings, 1) * 1000:5.2f} ms/req")
-    print(f"annotations (claim + submit): {n / elapsed_main:8.1f} /s over {elapsed_main:.1f}s ({n} stored)")
+    mode = "claim, then submit" if args.two_requests else "submit with next=true, one request each"
+    print(f"annotations ({mode}): {n / elapsed_main:8.1f} /s over {elapsed_main:.1f}s ({n} stored)")
     for name in ("annotation", "claim", "submit"):
         values = stats.latencies.get(name, [])
         print(f"  {name:<10} p50 {pct(values, .5):6.1f} ms   p95 {pct(values, .95):6.1f} ms   (n={len(values)})")
     per_annotation_cpu = work_cpu / max(n, 1) * 1000
-    print(f"  worker CPU per annotation: {per_annotation_cpu:5.2f} ms (two requests; includes retries)")
+    print(f"  worker CPU per annotation: {per_annotation_cpu:5.2f} ms (includes the retried share)")
+    if db_cpu:
+        print(f"  postgres CPU per annotation: {db_cpu / max(n, 1) * 1000:5.2f} ms"
+              " (every postgres process on the server: other users of a shared server count too)")
     if pings:
         ping_rate = pings / elapsed
-        print(f"  ratio vs baseline: throughput {2 * n / elapsed_main / ping_rate:4.2f} of ping requests/s;"
-              f" worker CPU {per_annotation_cpu / 2 / (ping_cpu / pings * 1000):4.2f}× a ping per request")
+        print(f"  ratio vs baseline: {n / elapsed_main / ping_rate:4.2f} annotations per ping request;"
+              f" worker CPU per annotation = {per_annotation_cpu / (ping_cpu / pings * 1000):4.2f} pings")
     print(f"  transport errors retried by clients: {stats.transport_retries}")
     print()
     failed = False

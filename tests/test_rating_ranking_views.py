@@ -304,3 +304,19 @@ def test_api_needs_an_annotator(seeded, client, norole):
     assert api_claim(client).status_code in (401, 403)
     client.force_login(norole)
     assert api_claim(client).status_code == 403
+
+
+def test_api_submit_with_next_returns_the_next_item_and_replays_it(seeded, login, annotator):
+    first, second = make_rating_task(), make_rating_task()
+    client = login(annotator)
+    assert api_claim(client).json()["task_id"] == first.id
+    payload = {"submission_id": str(uuid.uuid4()), "scores": SCORES, "next": True}
+    response = client.post(f"/api/tasks/{first.id}/rating/", payload, content_type="application/json")
+    assert response.status_code == 201
+    assert response.json()["next"]["task_id"] == second.id
+    again = client.post(f"/api/tasks/{first.id}/rating/", payload, content_type="application/json")
+    assert again.status_code == 200 and again.json()["next"]["task_id"] == second.id  # resumed, not a new claim
+    assert Claim.objects.filter(annotator=annotator).count() == 2
+    payload = {"submission_id": str(uuid.uuid4()), "scores": SCORES, "next": True}
+    last = client.post(f"/api/tasks/{second.id}/rating/", payload, content_type="application/json")
+    assert last.status_code == 201 and last.json()["next"] is None
