@@ -97,8 +97,9 @@ def review_queue(request, queue: str = "custom"):
     form = QueueFilterForm(request.GET or None)
     status = form.status_value()
     keep = {"status": status, **({"sample": form.sample_value()} if queue == "dialogs" else {})}
+    pairs = selectors.rating_pairs()  # read once for the tab counts and the rating-pair queues
     context = {"queue": queue, "queues": QUEUES, "form": form, "status": status,
-               "counts": selectors.queue_counts(), "base": urlencode(keep) + "&"}
+               "counts": selectors.queue_counts(pairs=pairs), "base": urlencode(keep) + "&"}
     page = request.GET.get("page")
     if queue == "custom":
         context["rankings"] = Paginator(selectors.custom_ranking_queue(status), PAGE_SIZE).get_page(page)
@@ -107,7 +108,7 @@ def review_queue(request, queue: str = "custom"):
     elif queue == "dialogs":
         context["dialogs"] = Paginator(selectors.dialog_queue(status, form.sample_value()), PAGE_SIZE).get_page(page)
     else:
-        context["pairs"] = Paginator(selectors.rating_pair_queue(queue, status), PAGE_SIZE).get_page(page)
+        context["pairs"] = Paginator(selectors.rating_pair_queue(queue, status, pairs=pairs), PAGE_SIZE).get_page(page)
     template = "qa/review_queue.html#list" if request.htmx else "qa/review_queue.html"
     return render(request, template, context)
 

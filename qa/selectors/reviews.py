@@ -260,10 +260,12 @@ class RatingPairRow:
     decision: str | None
 
 
-def rating_pair_queue(which: str, status: str = "pending", threshold: float = 4.5) -> list[RatingPairRow]:
+def rating_pair_queue(
+    which: str, status: str = "pending", threshold: float = 4.5, pairs: list[RatingPair] | None = None
+) -> list[RatingPairRow]:
     """``which`` = "identical" (equal means) or "low_winner" (winner's mean below ``threshold``)."""
     limit = Fraction(str(threshold))
-    pairs = rating_pairs()
+    pairs = rating_pairs() if pairs is None else pairs
     if which == "identical":
         pairs = [p for p in pairs if p.identical]
     else:
@@ -288,9 +290,9 @@ def rating_pair_queue(which: str, status: str = "pending", threshold: float = 4.
     ]
 
 
-def queue_counts(threshold: float = 4.5) -> dict[str, int]:
+def queue_counts(threshold: float = 4.5, pairs: list[RatingPair] | None = None) -> dict[str, int]:
     """Pending items per queue, for the queue tabs."""
-    pairs = rating_pairs()
+    pairs = rating_pairs() if pairs is None else pairs
     reviewed = set(review_state(ReviewTarget.RATING_PAIR, [p.pair_id for p in pairs]))
     limit = Fraction(str(threshold))
     return {
