@@ -97,7 +97,7 @@ def review_queue(request, queue: str = "custom"):
     form = QueueFilterForm(request.GET or None)
     status = form.status_value()
     keep = {"status": status, **({"sample": form.sample_value()} if queue == "dialogs" else {})}
-    pairs = selectors.rating_pairs()  # read once for the tab counts and the rating-pair queues
+    pairs = selectors.all_rating_pairs()  # read once for the tab counts and the rating-pair queues
     context = {"queue": queue, "queues": QUEUES, "form": form, "status": status,
                "counts": selectors.queue_counts(pairs=pairs), "base": urlencode(keep) + "&"}
     page = request.GET.get("page")

@@ -232,3 +232,16 @@ def test_every_review_item_kind_renders(seeded, annotator, annotator2, login, qa
     assert client.get(reverse("qa:review_item", args=["rating_pair", b.id])).status_code == 404
     dialog_page = client.get(reverse("qa:review_item", args=["dialog", dialog.id])).content.decode()
     assert 'name="edited_text"' not in dialog_page  # a whole dialog is approved or rejected, not edited
+
+
+def test_rating_pairs_are_shared_until_a_rating_arrives(seeded, annotator, annotator2, django_assert_num_queries):
+    a, b = make_qa_rating_pair()
+    make_qa_rating(a, annotator, 5)
+    make_qa_rating(b, annotator2, 5)
+    first = selectors.all_rating_pairs()
+    assert [p.identical for p in first] == [True]
+    with django_assert_num_queries(1):  # only the version aggregate
+        assert selectors.all_rating_pairs() == first
+    make_qa_rating(b, annotator, 1)
+    (pair,) = selectors.all_rating_pairs()
+    assert not pair.identical and pair.winner_task_id == a.id

@@ -46,6 +46,7 @@ from .reviews import (
     RatingPairRow,
     ReviewEntry,
     ReviewItem,
+    all_rating_pairs,
     custom_ranking_queue,
     custom_turn_queue,
     dialog_queue,
@@ -65,7 +66,7 @@ from .reviews import (
 __all__ = [
     "TASK_TYPES", "REVIEW_STATUSES", "CategoryCoverage", "Coverage", "DialogRecords", "Filters", "RankingRecords",
     "RatingPair", "RatingPairRow", "RatingRecords", "ReviewEntry", "ReviewItem", "TopicCoverage",
-    "annotator_choices", "coverage", "criteria", "custom_ranking_queue", "custom_turn_queue", "dialog_queue",
+    "all_rating_pairs", "annotator_choices", "coverage", "criteria", "custom_ranking_queue", "custom_turn_queue", "dialog_queue",
     "dialog_records", "effective_custom_text", "feedback_for", "feedback_sent", "gold_candidates",
     "gold_references", "gold_tasks", "is_rejected", "original_texts", "queue_counts", "ranking_records",
     "rating_pair_queue", "rating_pair_tasks", "rating_pairs", "rating_records", "review_history", "review_item",

@@ -19,7 +19,7 @@ from annotation.models import (
     Topic,
 )
 
-from .reviews import rating_pairs
+from .reviews import all_rating_pairs
 
 # --------------------------------------------------------------------------------------------------
 # Coverage
@@ -98,7 +98,7 @@ def coverage(threshold: float = 4.5) -> Coverage:
     }
     limit = Fraction(str(threshold))
     rating_pairs_by_category: dict[int, int] = defaultdict(int)
-    pair_prompts = [p for p in rating_pairs() if not p.identical and p.winner_mean >= limit]
+    pair_prompts = [p for p in all_rating_pairs() if not p.identical and p.winner_mean >= limit]
     prompt_category = dict(
         Prompt.objects.filter(id__in={p.prompt_id for p in pair_prompts}).values_list("id", "category_id")
     )

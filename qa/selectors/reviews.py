@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.core.cache import cache
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet, Subquery
 
 from annotation.models import (
     Dialog,
@@ -87,6 +88,18 @@ def rating_pairs(*, task_ids: Iterable[int] | None = None) -> list[RatingPair]:
         means = (_response_mean(per_task[a]), _response_mean(per_task[b]))
         pairs.append(RatingPair(a, (a, b), means, task_pair[a][1]))
     pairs.sort(key=lambda p: p.pair_id)
+    return pairs
+
+
+def all_rating_pairs() -> list[RatingPair]:
+    """rating_pairs() shared between requests until a rating is added (ratings are append-only rows: a
+    revision or a skip is a new row, so their count, last id and last time change with every write)."""
+    version = Rating.objects.aggregate(n=Count("id"), last=Max("id"), at=Max("created"))
+    key = "qa:rating-pairs:" + hashlib.sha256(repr(sorted(version.items())).encode()).hexdigest()
+    pairs = cache.get(key)
+    if pairs is None:
+        pairs = rating_pairs()
+        cache.set(key, pairs, 3600)
     return pairs
 
 
@@ -265,7 +278,7 @@ def rating_pair_queue(
 ) -> list[RatingPairRow]:
     """``which`` = "identical" (equal means) or "low_winner" (winner's mean below ``threshold``)."""
     limit = Fraction(str(threshold))
-    pairs = rating_pairs() if pairs is None else pairs
+    pairs = all_rating_pairs() if pairs is None else pairs
     if which == "identical":
         pairs = [p for p in pairs if p.identical]
     else:
@@ -292,7 +305,7 @@ def rating_pair_queue(
 
 def queue_counts(threshold: float = 4.5, pairs: list[RatingPair] | None = None) -> dict[str, int]:
     """Pending items per queue, for the queue tabs."""
-    pairs = rating_pairs() if pairs is None else pairs
+    pairs = all_rating_pairs() if pairs is None else pairs
     reviewed = set(review_state(ReviewTarget.RATING_PAIR, [p.pair_id for p in pairs]))
     limit = Fraction(str(threshold))
     return {
