@@ -65,29 +65,12 @@ def _serialise_annotator(annotator) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CLAIM_LOCK_SPACE, annotator.pk])
 
 
-def _take(task: Task) -> None:
-    """Take one slot of a locked normal task (gold tasks have no slots)."""
-    if not task.is_gold:
-        Task.objects.filter(pk=task.pk).update(remaining=F("remaining") - 1)
-
-
 def _give_back(task_ids: dict[int, int]) -> None:
     """Return slots ({task id: count}); task ids in order, so concurrent returns cannot deadlock."""
     for task_id in sorted(task_ids):
         Task.objects.filter(pk=task_id, is_gold=False).update(
             remaining=Least(F("remaining") + task_ids[task_id], F("overlap"))
         )
-
-
-def held_claim(*, annotator, kind: str, now: datetime | None = None) -> Claim | None:
-    """The annotator's live claim of this kind, if any (the item they were working on)."""
-    now = now or timezone.now()
-    return (
-        Claim.objects.select_related("task__prompt")
-        .filter(annotator=annotator, status=Claim.Status.ACTIVE, task__kind=kind, expires_at__gt=now)
-        .order_by("claimed_at", "id")
-        .first()
-    )
 
 
 # --------------------------------------------------------------------------------------------------
