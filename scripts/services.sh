@@ -19,10 +19,11 @@ if ! redis-cli ping >/dev/null 2>&1; then
   $SUDO service redis-server start >&2 || (redis-server --daemonize yes >&2)
   for _ in $(seq 1 30); do redis-cli ping >/dev/null 2>&1 && break; sleep 1; done
 fi
-$SUDO -u postgres psql -q -tAc "SELECT 1 FROM pg_roles WHERE rolname='studio'" | grep -q 1 \
-  || $SUDO -u postgres psql -q -c "CREATE ROLE studio LOGIN SUPERUSER PASSWORD 'studio'" >&2
-$SUDO -u postgres psql -q -tAc "SELECT 1 FROM pg_database WHERE datname='studio'" | grep -q 1 \
-  || $SUDO -u postgres createdb -O studio studio >&2
+as_postgres() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+as_postgres psql -q -tAc "SELECT 1 FROM pg_roles WHERE rolname='studio'" | grep -q 1 \
+  || as_postgres psql -q -c "CREATE ROLE studio LOGIN SUPERUSER PASSWORD 'studio'" >&2
+as_postgres psql -q -tAc "SELECT 1 FROM pg_database WHERE datname='studio'" | grep -q 1 \
+  || as_postgres createdb -O studio studio >&2
 echo "export DATABASE_URL=postgres://studio:studio@127.0.0.1:5432/studio"
 echo "export REDIS_URL=redis://127.0.0.1:6379/0"
 echo "export CELERY_BROKER_URL=redis://127.0.0.1:6379/1"
