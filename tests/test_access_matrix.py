@@ -73,6 +73,7 @@ MATRIX = {
     "api-campaign-resume": (D, {}),
     "api-campaign-cancel": (D, {}),
     "api-responses-import": (D, {}),
+    "api-tasks-assemble": (D, {r: 405 for r in D}),
     "api-exports": (D, {}),
     "api-export-status": (D, {}),
     "api-export-files": (D, {}),
