@@ -161,8 +161,12 @@ def test_hostile_streamed_and_rendered_answers_never_execute(page, pool, annotat
     # Deltas carrying HTML, split mid-tag, as a hostile model could send them. The stream is canned at the
     # network edge (the real model cannot be made to say this); the real stream is used below.
     pieces = [HOSTILE[i:i + 7] for i in range(0, len(HOSTILE), 7)]
+    # Like the real stream, each seat starts with a `start` event (which clears the column): the page reopens
+    # the stream while answers are still pending, so without it a second canned replay would append twice.
     body = "retry: 2000\n\n" + "".join(
-        f"event: delta\ndata: {json.dumps({'seat': seat, 'delta': piece})}\n\n" for seat in "ABC" for piece in pieces
+        f"event: start\ndata: {json.dumps({'seat': seat})}\n\n"
+        + "".join(f"event: delta\ndata: {json.dumps({'seat': seat, 'delta': piece})}\n\n" for piece in pieces)
+        for seat in "ABC"
     ) + "event: end\ndata: {}\n\n"
     page.route(stream_url, lambda route: route.fulfill(
         status=200, body=body, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
