@@ -23,6 +23,9 @@ def test_write_prompt_duplicate_warning_and_coverage(page, login_as, annotator, 
 
     page.select_option("#id_topic", str(history.pk))
     page.fill("#id_text", "W którym roku Polska wstąpiła do Unii Europejskiej?")
+    # let the debounced live duplicate check (600 ms) run and finish before saving, as a person would
+    page.wait_for_timeout(800)
+    page.wait_for_load_state("networkidle")
     with page.expect_navigation():
         page.click("#save-prompt")
     page.wait_for_selector(".msg-success")
