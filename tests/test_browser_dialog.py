@@ -155,7 +155,6 @@ def test_hostile_streamed_and_rendered_answers_never_execute(page, pool, annotat
 
     dialog = svc.dialog_start(annotator=annotator)
     turn = svc.dialog_turn_start(dialog=dialog, user_text="Pytanie " + HOSTILE, typology="adversarial")
-    login_via_form(page, annotator, next_path=f"/dialogs/{dialog.pk}/")
     stream_url = f"**/dialogs/{dialog.pk}/turns/1/stream/"
 
     # Deltas carrying HTML, split mid-tag, as a hostile model could send them. The stream is canned at the
@@ -168,10 +167,13 @@ def test_hostile_streamed_and_rendered_answers_never_execute(page, pool, annotat
         + "".join(f"event: delta\ndata: {json.dumps({'seat': seat, 'delta': piece})}\n\n" for piece in pieces)
         for seat in "ABC"
     ) + "event: end\ndata: {}\n\n"
+    # Routed before the login lands on the dialog page: an unrouted first visit would open the real stream,
+    # the real model would finish the answers, and the page would then show them instead of streaming.
     page.route(stream_url, lambda route: route.fulfill(
         status=200, body=body, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     ))
-    page.goto(f"/dialogs/{dialog.pk}/")
+    login_via_form(page, annotator, next_path=f"/dialogs/{dialog.pk}/")
+    assert DialogCandidate.objects.filter(turn=turn).exclude(status=DialogCandidate.Status.PENDING).count() == 0
     page.wait_for_function(
         f"document.querySelectorAll('.dlg-stream').length === 3 && Array.from(document.querySelectorAll("
         f"'.dlg-stream')).every(e => e.textContent === {json.dumps(HOSTILE)})",
