@@ -32,7 +32,9 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+import orjson
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from annotation.models import (
     Dialog,
@@ -205,6 +207,15 @@ def _keyset(qs: QuerySet, *, chunk_size: int, key: str = "id") -> Iterator[list]
             return
 
 
+def _json_text(field_name: str) -> Cast:
+    """A JSON column read as text, for `_json`: Django's per-value `json.loads` was a fifth of the read time."""
+    return Cast(field_name, output_field=TextField())
+
+
+def _json(text: str | None, default: Any) -> Any:
+    return default if text is None else orjson.loads(text)
+
+
 def _decision(review: Review | None) -> str:
     return "pending" if review is None else review.decision
 
@@ -274,7 +285,8 @@ def iter_ranking_items(
         rows = list(
             rankings.filter(task_id__in=task_ids)
             .order_by("task_id", "id")
-            .values_list("id", "task_id", "annotator_id", "order", "hardness", "all_unacceptable", "custom_text")
+            .values_list("id", "task_id", "annotator_id", _json_text("order"), _json_text("hardness"),
+                         "all_unacceptable", "custom_text")
         )
         customs = _custom_answers(
             ReviewTarget.RANKING, [r[0] for r in rows if r[6]], filters.review_status
@@ -290,9 +302,9 @@ def iter_ranking_items(
             judgements[tid].append(
                 P.RankingJudgement(
                     annotator=annotator_key(annotator_id),
-                    order=tuple(str(x) for x in order),
+                    order=tuple(str(x) for x in _json(order, ())),
                     custom_text=custom_text or None,
-                    hardness={str(k): v for k, v in (hardness or {}).items()},
+                    hardness={str(k): v for k, v in (_json(hardness, None) or {}).items()},
                 )
             )
         for tid in task_ids:
@@ -428,9 +440,10 @@ def iter_rating_items(
             response_of.setdefault(tid, (str(rid), text, model))  # a rating task shows one response
         scores: dict[int, list[P.CriterionRating]] = defaultdict(list)
         for tid, annotator_id, values in (
-            ratings.filter(task_id__in=all_ids).order_by("task_id", "id").values_list("task_id", "annotator_id", "scores")
+            ratings.filter(task_id__in=all_ids).order_by("task_id", "id")
+            .values_list("task_id", "annotator_id", _json_text("scores"))
         ):
-            clean = {k: v for k, v in (values or {}).items() if isinstance(v, int)}
+            clean = {k: v for k, v in (_json(values, None) or {}).items() if isinstance(v, int)}
             if clean:
                 scores[tid].append(P.CriterionRating(annotator=annotator_key(annotator_id), scores=clean))
         reviews = {} if filters.review_status == "all" else qa_selectors.review_state(ReviewTarget.RATING_PAIR, first_ids)

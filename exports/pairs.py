@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ def default_rating_threshold() -> float:
     return float(load_reference()["rating"]["chosen_mean_threshold"])
 
 
+@cache
 def criterion_keys() -> tuple[str, ...]:
     """The seven rating criteria, in the guideline's order (fixes the scores columns' order)."""
     return tuple(c["key"] for c in load_reference()["criteria"])
@@ -243,7 +244,11 @@ def group_id_for(messages: Sequence[Message]) -> str:
     Every turn of a dialog shares its opening message, and an identical prompt in rating and ranking (or
     imported twice) shares a key, so no prompt and no dialog can straddle train and eval.
     """
-    first_user = next((m.content for m in messages if m.role == "user"), "")
+    return _group_of(next((m.content for m in messages if m.role == "user"), ""))
+
+
+@lru_cache(maxsize=4096)  # an item's pairs, KTO and score rows all ask for the same prompt's group
+def _group_of(first_user: str) -> str:
     digest = hashlib.sha256(normalize_prompt_text(first_user).encode("utf-8")).hexdigest()
     return "p:" + digest[:24]
 
@@ -343,6 +348,8 @@ def _borda_order(judgements: Sequence[RankingJudgement], ids: Sequence[str]) -> 
                 points[rid] += n - 1 - position
         if judgement.order and judgement.order[0] in firsts:
             firsts[judgement.order[0]] += 1
+    if len({(points[rid], firsts[rid]) for rid in ids}) == len(ids):  # no tie: head-to-head is not needed
+        return sorted(ids, key=lambda rid: (-points[rid], -firsts[rid], rid))
     wins = _pairwise_wins(judgements, ids)
 
     # Head-to-head wins among candidates tied on (points, firsts) break the tie before the id does.
@@ -390,9 +397,10 @@ def merge_rankings(
 ) -> list[str]:
     """One best -> worst order from one or more judgements (a single judgement is returned as ranked)."""
     known = [j for j in judgements if j.order]
+    candidates = set(candidate_ids)
     if len(known) == 1:
-        return [rid for rid in known[0].order if rid in set(candidate_ids)]
-    ids = sorted({rid for j in known for rid in j.order if rid in set(candidate_ids)})
+        return [rid for rid in known[0].order if rid in candidates]
+    ids = sorted({rid for j in known for rid in j.order if rid in candidates})
     if not ids:
         return []
     if RankingMerge(rule) is RankingMerge.RANKED_PAIRS:
@@ -496,18 +504,21 @@ def pairs_from_ranking(
 # --------------------------------------------------------------------------------------------------------
 
 
-def _annotator_score(rating: CriterionRating) -> Fraction | None:
-    values = list(rating.scores.values())
-    return Fraction(sum(values), len(values)) if values else None
-
-
 def response_score(
     response: RatedResponse, *, merge: RatingMerge | str = RatingMerge.MEAN
 ) -> Fraction | None:
-    """Merged mean rating of one response, exact (Fractions: 4.5 vs 4.4999… and ties are decided exactly)."""
-    per_annotator = sorted(s for s in map(_annotator_score, response.ratings) if s is not None)
-    if not per_annotator:
+    """Merged mean rating of one response, exact (Fractions: 4.5 vs 4.4999… and ties are decided exactly).
+
+    Each annotator's score is the mean of the criteria they rated; MEAN averages those, MEDIAN takes
+    their median.
+    """
+    sums = [(sum(r.scores.values()), len(r.scores)) for r in response.ratings if r.scores]
+    if not sums:
         return None
+    if merge == RatingMerge.MEAN and len({n for _, n in sums}) == 1:
+        # Everyone rated the same number of criteria (the usual case): one exact division.
+        return Fraction(sum(total for total, _ in sums), sums[0][1] * len(sums))
+    per_annotator = sorted(Fraction(total, n) for total, n in sums)
     if RatingMerge(merge) is RatingMerge.MEDIAN:
         mid = len(per_annotator) // 2
         if len(per_annotator) % 2:
@@ -521,8 +532,14 @@ def criterion_means(response: RatedResponse) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for key in criterion_keys():
         values = [r.scores[key] for r in response.ratings if key in r.scores]
-        out[key] = float(Fraction(sum(values), len(values))) if values else None
+        out[key] = sum(values) / len(values) if values else None  # int / int is correctly rounded
     return out
+
+
+@lru_cache(maxsize=64)
+def _exact(threshold: float) -> Fraction:
+    """A threshold as the exact decimal it was written as (4.5, not the nearest binary float)."""
+    return Fraction(str(threshold))
 
 
 def pairs_from_rating(
@@ -536,7 +553,7 @@ def pairs_from_rating(
     The threshold defaults to the paper's 4.5 and is compared exactly (its decimal text, not its float).
     """
     _check_prompt(item.prompt, f"rating item {item.item_id}")
-    limit = Fraction(str(default_rating_threshold() if threshold is None else threshold))
+    limit = _exact(default_rating_threshold() if threshold is None else threshold)
     scored = [(response_score(r, merge=merge), r) for r in item.responses]
     scored = [(s, r) for s, r in scored if s is not None]
     if len(scored) < 2:

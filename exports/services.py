@@ -179,6 +179,7 @@ def build_files(
         rows={name: meta["rows"] for name, meta in manifest["files"].items() if "rows" in meta},
         code_version=manifest["code_version"],
         created_at=None,
+        unchanged={name: meta for name, meta in manifest["files"].items() if name != W.CARD},
     )
     return manifest, stats
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -159,6 +160,36 @@ def test_parquet_twins_match_jsonl(tmp_path: Path) -> None:
             rows = list(W.iter_jsonl(tmp_path / "e" / f"{stem}.{split}.jsonl"))
             table = pq.read_table(tmp_path / "e" / f"{stem}.{split}.parquet")
             assert table.to_pylist() == rows
+
+
+def test_parquet_row_groups_are_batch_size_across_background_handoffs(tmp_path: Path) -> None:
+    # batch_size 3: the writers hand 12-row stretches to the background thread many times per file.
+    manifest = W.write_export(
+        tmp_path / "e",
+        ranking_items=iter(_ranking_items(150)),
+        dialogs=iter(_dialogs(20)),
+        params=W.ExportParams(batch_size=3, ranking_strategy="ranking-best-vs-all"),
+        code_version="x",
+    )
+    assert manifest["files"]["kto.train.jsonl"]["rows"] > 5 * 4 * 3
+    for stem in ("preference", "kto", "sft"):
+        for split in ("train", "eval"):
+            parquet = pq.ParquetFile(tmp_path / "e" / f"{stem}.{split}.parquet")
+            sizes = [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
+            assert sizes[:-1] == [3] * (len(sizes) - 1) and 0 < sizes[-1] <= 3
+            rows = list(W.iter_jsonl(tmp_path / "e" / f"{stem}.{split}.jsonl"))
+            assert parquet.read().to_pylist() == rows
+
+
+def test_a_failing_item_source_stops_the_background_thread_and_raises(tmp_path: Path) -> None:
+    def items():
+        yield from _ranking_items(200)
+        raise RuntimeError("database went away")
+
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(RuntimeError, match="database went away"):
+        W.write_export(tmp_path / "e", ranking_items=items(), params=W.ExportParams(batch_size=2), code_version="x")
+    assert "parquet-twins" not in {t.name for t in threading.enumerate()} - before
 
 
 def test_preference_rows_keep_metadata_and_polish_text(tmp_path: Path) -> None:
