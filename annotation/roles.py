@@ -13,11 +13,15 @@ def role_names(user) -> frozenset[str]:
         return frozenset()
     cached = getattr(user, "_studio_roles", None)
     if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        if user.is_superuser:
-            cached = cached | {ADMIN}
+        cached = roles_from_groups(user, user.groups.values_list("name", flat=True))
         user._studio_roles = cached
     return cached
+
+
+def roles_from_groups(user, group_names) -> frozenset[str]:
+    """The role set of a user in these groups (a superuser is an admin whatever their groups)."""
+    names = frozenset(group_names)
+    return names | {ADMIN} if user.is_superuser else names
 
 
 def has_role(user, *roles: str) -> bool:
