@@ -15,6 +15,7 @@ pair), 10% dialog turns (6-turn finished dialogs approved by QA, 3 candidates ea
 reject, one in fifty an all-unacceptable custom answer (default review rule: it is pending, so held back).
 """
 
+# ruff: noqa: S608 - the baseline's SQL interpolates only quoted table names from model metadata.
 from __future__ import annotations
 
 import argparse
@@ -188,9 +189,50 @@ def synthesize(n: int, batch: int = 5000) -> dict:
             "synth_seconds": round(seconds, 1)}
 
 
+def baseline(out: Path) -> dict:
+    """The floor of any export: stream the rows an export reads (annotations joined to their prompt and
+    response texts) through a plain cursor and write each as a JSON line (orjson) — no pairing, no
+    review rule, no split, no Parquet. The export's rows/s is compared with this one's."""
+    import orjson
+    from django.db import connection
+
+    from annotation.models import DialogCandidate, DialogTurn, Prompt, Ranking, Rating, Task, TaskResponse
+    from generation.models import Generation
+
+    t = {m: connection.ops.quote_name(m._meta.db_table) for m in
+         (Ranking, Rating, Task, Prompt, TaskResponse, Generation, DialogTurn, DialogCandidate)}
+    queries = [
+        f"SELECT a.id, a.annotator_id, a.{connection.ops.quote_name('order')}, a.hardness, p.text, g.text"
+        f" FROM {t[Ranking]} a JOIN {t[Task]} k ON k.id = a.task_id JOIN {t[Prompt]} p ON p.id = k.prompt_id"
+        f" JOIN {t[TaskResponse]} r ON r.task_id = a.task_id JOIN {t[Generation]} g ON g.id = r.generation_id"
+        f" ORDER BY a.id, r.position",
+        f"SELECT a.id, a.annotator_id, a.scores, p.text, g.text FROM {t[Rating]} a JOIN {t[Task]} k"
+        f" ON k.id = a.task_id JOIN {t[Prompt]} p ON p.id = k.prompt_id JOIN {t[TaskResponse]} r"
+        f" ON r.task_id = a.task_id JOIN {t[Generation]} g ON g.id = r.generation_id ORDER BY a.id",
+        f"SELECT d.id, d.user_text, c.id, c.text FROM {t[DialogTurn]} d JOIN {t[DialogCandidate]} c"
+        f" ON c.turn_id = d.id ORDER BY d.id, c.id",
+    ]
+    rows = 0
+    started, cpu_started = time.perf_counter(), time.process_time()
+    with out.open("wb") as fh, connection.cursor() as cursor:
+        for sql in queries:
+            cursor.execute(sql)
+            while batch := cursor.fetchmany(2000):
+                for row in batch:
+                    fh.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+                rows += len(batch)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    out.unlink()
+    return {"rows": rows, "seconds": round(seconds, 2), "rows_per_second": round(rows / seconds),
+            "cpu_seconds": round(cpu, 2)}
+
+
 def build() -> dict:
+    from django.conf import settings
+
     from exports import services
 
+    floor = baseline(Path(settings.EXPORT_ROOT).parent / "baseline.jsonl")
     export = services.export_create(user=None, name="bench", params={}, enqueue=False)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -208,6 +250,7 @@ def build() -> dict:
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rss_before_build_mib": round(rss_before / 1024, 1),
         "bytes": sum(p.stat().st_size for p in Path(export.directory).iterdir()),
+        "baseline": floor,
     }
 
 
@@ -235,8 +278,10 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.n // 5, args.n]
     print("N = annotations synthesized; rows = rows written (JSONL rows; the Parquet twins hold the same rows);")
     print("build = export_build wall time (and CPU time of the build process: the machine may be shared).")
+    print("baseline = the same database rows streamed through a plain cursor to one JSONL file (orjson), no logic;")
+    print("ratio = export rows/s / baseline rows/s, both measured in the same process.")
     print(f"{'N':>10} {'synth s':>8} {'rows':>10} {'build s':>8} {'rows/s':>9} {'cpu s':>7} {'rows/cpu-s':>10} "
-          f"{'annot./s':>9} {'peak RSS MiB':>13} {'MiB out':>8}")
+          f"{'annot./s':>9} {'peak RSS MiB':>13} {'MiB out':>8} {'base rows/s':>11} {'ratio':>6}")
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-export-") as var_dir:
             synth = _child("synth", n, var_dir, args.database_url)
@@ -245,7 +290,9 @@ def main() -> None:
                 f"{synth['annotations']:>10} {synth['synth_seconds']:>8} {result['rows']:>10} {result['build_seconds']:>8} "
                 f"{result['rows_per_second']:>9} {result['cpu_seconds']:>7} {result['rows_per_cpu_second']:>10} "
                 f"{round(synth['annotations'] / result['build_seconds']):>9} "
-                f"{result['peak_rss_mib']:>13} {round(result['bytes'] / 2**20, 1):>8}",
+                f"{result['peak_rss_mib']:>13} {round(result['bytes'] / 2**20, 1):>8} "
+                f"{result['baseline']['rows_per_second']:>11} "
+                f"{result['rows_per_second'] / result['baseline']['rows_per_second']:>6.2f}",
                 flush=True,
             )
 
