@@ -220,10 +220,9 @@ class ParquetTwins:
             read_options=pa_json.ReadOptions(use_threads=False, block_size=max(len(data), 1 << 20)),
             parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
         )
-        table = table.select(schema.names).cast(schema)
-        size = self.row_group_size
-        for start in range(0, table.num_rows, size):
-            writer.write_table(table.slice(start, size).combine_chunks(), row_group_size=size)
+        # A stretch is a whole number of row groups (but for a file's last), so the writer's own split
+        # gives row groups of exactly `row_group_size` rows.
+        writer.write_table(table.select(schema.names).cast(schema), row_group_size=self.row_group_size)
 
 
 class SplitWriter:
@@ -265,7 +264,6 @@ class SplitWriter:
                 self.paths[ppath.name] = ppath
                 self._parquet[split] = ppath
                 twins.open(ppath, schema)
-        self._closed = False
 
     def write(self, row: Mapping[str, Any]) -> str:
         if row.keys() != self.names:
@@ -295,16 +293,12 @@ class SplitWriter:
 
     def close(self) -> None:
         """Write what is buffered and close the JSONL files (the twins finish with `ParquetTwins.finish`)."""
-        if self._closed:
-            return
-        self._closed = True
         for split in SPLITS:
             self._flush(split)
             self._jsonl[split].close()
 
     def discard(self) -> None:
         """Close the files without writing the buffer (a failed build)."""
-        self._closed = True
         for split in SPLITS:
             self._jsonl[split].close()
 
