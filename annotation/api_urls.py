@@ -1,7 +1,13 @@
-"""API URLs, one list per concept (prompts, tasks, dialogs)."""
+from django.urls import path
 
-from .api_urls_dialogs import urlpatterns as dialog_urls
-from .api_urls_prompts import urlpatterns as prompt_urls
-from .api_urls_tasks import urlpatterns as task_urls
+from annotation import api as api_tasks
 
-urlpatterns = prompt_urls + task_urls + dialog_urls
+app_name = "annotation_api"
+urlpatterns = [
+    path("tasks/assemble/", api_tasks.TasksAssembleApi.as_view(), name="tasks-assemble"),
+    path("tasks/ping/", api_tasks.PingApi.as_view(), name="task-ping"),
+    path("tasks/next/", api_tasks.ClaimNextApi.as_view(), name="task-next"),
+    path("tasks/<int:task_id>/rating/", api_tasks.RatingSubmitApi.as_view(), name="task-rating"),
+    path("tasks/<int:task_id>/ranking/", api_tasks.RankingSubmitApi.as_view(), name="task-ranking"),
+    path("tasks/<int:task_id>/release/", api_tasks.ClaimReleaseApi.as_view(), name="task-release"),
+]

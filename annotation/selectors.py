@@ -11,13 +11,13 @@ Rating / ranking items:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
 
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from .models import Claim, Criterion, Dialog, DialogTurn, Prompt, Ranking, Rating, Task, TaskKind, TaskResponse
+from annotation.models import Claim, Ranking, Rating, Task, TaskKind, TaskResponse
+from prompts.models import Criterion
 
 DISPLAY_LABELS = "ABCDEFGH"
 
@@ -85,29 +85,6 @@ def work_available(annotator) -> dict[str, int]:
         .values_list("task__kind", "n")
     )
     return {kind: counts.get(kind, 0) + held.get(kind, 0) for kind in TaskKind.values}
-
-
-def _today_start() -> datetime:
-    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
-
-
-def _totals(qs, today: datetime) -> dict[str, int]:
-    return qs.aggregate(total=Count("id"), today=Count("id", filter=Q(created__gte=today)))
-
-
-def annotator_totals(annotator) -> dict[str, dict[str, int]]:
-    """Own totals today and overall: ratings (without skips), rankings, dialog turns, prompts."""
-    today = _today_start()
-    return {
-        "rating": _totals(Rating.objects.filter(annotator=annotator, is_current=True, skip_reason=""), today),
-        "ranking": _totals(Ranking.objects.filter(annotator=annotator, is_current=True), today),
-        "dialog": _totals(DialogTurn.objects.filter(dialog__annotator=annotator), today),
-        "prompt": _totals(Prompt.objects.filter(author=annotator), today),
-    }
-
-
-def dialogs_open(annotator) -> int:
-    return Dialog.objects.filter(annotator=annotator, status=Dialog.Status.OPEN).count()
 
 
 def recent_annotations(annotator, limit: int = 10) -> list[Rating | Ranking]:

@@ -1,7 +1,15 @@
-"""Annotation URLs, assembled from one list per concept so each module owns its routes."""
+from django.urls import path
 
-from .urls_dialogs import urlpatterns as dialog_urls
-from .urls_prompts import urlpatterns as prompt_urls
-from .urls_tasks import urlpatterns as task_urls
+from annotation import views as tasks
 
-urlpatterns = prompt_urls + task_urls + dialog_urls
+app_name = "annotation"
+urlpatterns = [
+    # Task assembly lives here (it builds annotation tasks) but keeps its URLs beside the generation pages.
+    path("generation/campaigns/<int:pk>/assemble/", tasks.campaign_assemble, name="campaign_assemble"),
+    path("generation/tasks/assemble/", tasks.tasks_assemble_all, name="tasks_assemble"),
+    path("rate/next/", tasks.rating_next, name="rating_next"),
+    path("rate/<int:task_id>/", tasks.rating_item, name="rating_item"),
+    path("rank/next/", tasks.ranking_next, name="ranking_next"),
+    path("rank/<int:task_id>/", tasks.ranking_item, name="ranking_item"),
+    path("items/<int:task_id>/release/", tasks.claim_release, name="claim_release"),
+]

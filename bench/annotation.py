@@ -86,14 +86,15 @@ def fill(n_clients: int, n_tasks: int, n_gold: int) -> list[str]:
     from django.db import transaction
     from rest_framework.authtoken.models import Token
 
-    from annotation import roles
-    from annotation.models import Category, Prompt, Task, TaskKind, TaskResponse
-    from annotation.seeding import taxonomy_seed
-    from annotation.text import normalize_text, text_hash
+    from annotation.models import Task, TaskKind, TaskResponse
+    from core import roles
+    from core.text import normalize_text, text_hash
     from generation.models import Endpoint, Generation, PrePromptVersion
+    from home.seeding import reference_seed
+    from prompts.models import Category, Prompt
 
     call_command("migrate", verbosity=0)
-    taxonomy_seed()
+    reference_seed()
     roles.ensure_groups()
     tokens = []
     for i in range(n_clients):
@@ -348,7 +349,7 @@ def main():
     args = parse_args()
     url = database_url(args.db)
     setup_django(url)
-    from annotation.models import Criterion
+    from prompts.models import Criterion
 
     print(f"database: {args.db}; filling {args.tasks} rating items (+{args.gold} gold) for {args.clients} clients…")
     tokens = fill(args.clients, args.tasks, args.gold)

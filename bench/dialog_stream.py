@@ -74,7 +74,7 @@ def setup_django(url: str):
 
 def model_server(args):
     """(base_url, model, process or None): the given server, or a tiny one started for this run."""
-    from generation import localserver as ls
+    from devtools import localserver as ls
 
     if args.vllm_url:
         ls.wait_ready(args.vllm_url, 300)
@@ -100,13 +100,13 @@ def fill(base_url: str, model: str, max_tokens: int):
     from django.core.management import call_command
     from django.test import Client
 
-    from annotation import roles
-    from annotation.seeding import taxonomy_seed
+    from core import roles
     from generation.models import Endpoint
+    from home.seeding import reference_seed
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)  # gunicorn serves static via WhiteNoise
-    taxonomy_seed()
+    reference_seed()
     user = get_user_model().objects.create_user(username="bench-dialog", password="bench-dialog-password-1")
     roles.set_role(user, roles.ANNOTATOR)
     for name in ("model-a", "model-b", "model-c"):
@@ -140,8 +140,8 @@ def next_turn(user, index: int):
     """A new pending turn (a fresh dialog every 10 turns); the previous one is decided first."""
     import uuid
 
-    from annotation.models import Dialog
-    from annotation.services import dialogs as svc
+    from dialogs import services as svc
+    from dialogs.models import Dialog
 
     dialog = Dialog.objects.filter(annotator=user, status=Dialog.Status.OPEN).first()
     if dialog is not None:
@@ -259,8 +259,8 @@ def main():
     args = parse_args()
     url = database_url(args.db)
     setup_django(url)
-    from annotation.services.dialogs import turn_messages
-    from generation import localserver as ls
+    from devtools import localserver as ls
+    from dialogs.services import turn_messages
 
     base_url, model, vllm_proc = model_server(args)
     user, session = fill(base_url, model, args.max_tokens)

@@ -56,30 +56,18 @@ def synthesize(n: int, batch: int = 5000) -> dict:
     from django.db import transaction
     from django.utils import timezone
 
-    from annotation import roles
-    from annotation.models import (
-        Category,
-        Criterion,
-        Dialog,
-        DialogCandidate,
-        DialogSeat,
-        DialogTurn,
-        DialogTypology,
-        Prompt,
-        Ranking,
-        Rating,
-        Task,
-        TaskKind,
-        TaskResponse,
-    )
-    from annotation.seeding import taxonomy_seed
+    from annotation.models import Ranking, Rating, Task, TaskKind, TaskResponse
+    from core import roles
+    from dialogs.models import Dialog, DialogCandidate, DialogSeat, DialogTurn
     from generation.models import Endpoint, Generation, PrePrompt
+    from home.seeding import reference_seed
+    from prompts.models import Category, Criterion, DialogTypology, Prompt
     from qa.models import Review, ReviewTarget
 
     call_command("migrate", verbosity=0)
     if os.environ.get("DATABASE_URL"):
         call_command("flush", interactive=False, verbosity=0)
-    taxonomy_seed()
+    reference_seed()
     users = []
     for k in range(10):
         user = get_user_model().objects.create_user(username=f"bench{k}", password=None)
@@ -196,8 +184,10 @@ def baseline(out: Path) -> dict:
     import orjson
     from django.db import connection
 
-    from annotation.models import DialogCandidate, DialogTurn, Prompt, Ranking, Rating, Task, TaskResponse
+    from annotation.models import Ranking, Rating, Task, TaskResponse
+    from dialogs.models import DialogCandidate, DialogTurn
     from generation.models import Generation
+    from prompts.models import Prompt
 
     t = {m: connection.ops.quote_name(m._meta.db_table) for m in
          (Ranking, Rating, Task, Prompt, TaskResponse, Generation, DialogTurn, DialogCandidate)}

@@ -69,12 +69,12 @@ def setup_django(url: str):
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from annotation.models import Category
+    from prompts.models import Category
 
     if not Category.objects.exists():
-        from annotation.seeding import taxonomy_seed
+        from home.seeding import reference_seed
 
-        taxonomy_seed()
+        reference_seed()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -96,8 +96,8 @@ def main() -> int:
         ensure_pg_database(db_url)
     setup_django(db_url)
 
+    from devtools import localserver as ls
     from generation import client
-    from generation import localserver as ls
 
     server = None
     if args.start_server:
@@ -117,11 +117,12 @@ def main() -> int:
 
 
 def run(args, client) -> int:
+    from tests.test_generation_celery import Worker
+
     from config.celery_app import app
     from generation.models import Campaign, Endpoint, Generation, PrePrompt
     from generation.services.campaigns import campaign_create, campaign_start
     from tests.factories import make_prompt
-    from tests.test_generation_celery import Worker
 
     model = args.model or first_model(args.url)
     tag = uuid.uuid4().hex[:8]

@@ -29,26 +29,15 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 def fill(n_rating_pairs: int, n_rankings: int, n_annotators: int, n_dialogs: int, seed: int = 7) -> None:
     from django.contrib.auth import get_user_model
 
-    from annotation import roles
-    from annotation.models import (
-        Category,
-        Criterion,
-        Dialog,
-        DialogCandidate,
-        DialogSeat,
-        DialogTurn,
-        DialogTypology,
-        Prompt,
-        Ranking,
-        Rating,
-        Task,
-        TaskResponse,
-    )
-    from annotation.seeding import taxonomy_seed
+    from annotation.models import Ranking, Rating, Task, TaskResponse
+    from core import roles
+    from dialogs.models import Dialog, DialogCandidate, DialogSeat, DialogTurn
     from generation.models import Endpoint, Generation, PrePromptVersion
+    from home.seeding import reference_seed
+    from prompts.models import Category, Criterion, DialogTypology, Prompt
 
     rng = random.Random(seed)
-    taxonomy_seed()
+    reference_seed()
     roles.ensure_groups()
     user_model = get_user_model()
     annotators = []

@@ -11,11 +11,11 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from core.reference import reference_path
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("STUDIO_VAR_DIR", BASE_DIR / "var"))
-REFERENCE_FILE = Path(
-    os.environ.get("STUDIO_REFERENCE_FILE", BASE_DIR / "annotation" / "reference" / "pllum_align.json")
-)
+REFERENCE_FILE = reference_path()  # $STUDIO_REFERENCE_FILE or core/data/pllum_align.json
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -68,10 +68,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
-    "annotation",
+    # Our apps, bottom to top (each imports only apps listed before it; see docs/architecture.md).
+    "core",
+    "prompts",
     "generation",
-    "exports",
+    "annotation",
+    "dialogs",
     "qa",
+    "exports",
+    "training",
+    "home",
 ]
 
 MIDDLEWARE = [
@@ -102,7 +108,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "annotation.context.roles",
+                "core.context.roles",
             ],
         },
     },
@@ -158,11 +164,11 @@ MEDIA_ROOT = VAR_DIR / "media"
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT", VAR_DIR / "exports"))
 
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "home:home"
 LOGOUT_REDIRECT_URL = "account_login"
 
-# allauth: e-mail or username login, invitation-only sign-up (see annotation.accounts).
-ACCOUNT_ADAPTER = "annotation.accounts.InvitationOnlyAdapter"
+# allauth: e-mail or username login, invitation-only sign-up (see core.accounts).
+ACCOUNT_ADAPTER = "core.accounts.InvitationOnlyAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
@@ -182,7 +188,7 @@ CACHES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "annotation.authentication.StudioTokenAuthentication",  # DRF's token auth, roles in the same query
+        "core.authentication.StudioTokenAuthentication",  # DRF's token auth, roles in the same query
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -36,17 +36,9 @@ import orjson
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
-from annotation.models import (
-    Dialog,
-    DialogCandidate,
-    DialogTurn,
-    PromptSource,
-    Ranking,
-    Rating,
-    Task,
-    TaskKind,
-    TaskResponse,
-)
+from annotation.models import Ranking, Rating, Task, TaskKind, TaskResponse
+from dialogs.models import Dialog, DialogCandidate, DialogTurn
+from prompts.models import PromptSource
 from qa import selectors as qa_selectors
 from qa.models import Review, ReviewTarget
 

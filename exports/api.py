@@ -13,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.access import IsStudioAdmin
+from core.access import IsStudioAdmin
 
 from . import selectors, services
 from .models import Export
@@ -35,10 +35,10 @@ class ExportOutput(serializers.ModelSerializer):
                   "finished_at", "created_by", "status_url", "files_url"]
 
     def get_status_url(self, obj) -> str:
-        return reverse("api-export-status", args=[obj.pk])
+        return reverse("exports_api:export-status", args=[obj.pk])
 
     def get_files_url(self, obj) -> str:
-        return reverse("api-export-files", args=[obj.pk])
+        return reverse("exports_api:export-files", args=[obj.pk])
 
 
 class ExportFileOutput(serializers.Serializer):
@@ -94,7 +94,7 @@ class ExportFilesAPI(APIView):
     def get(self, request, export_id: int):
         export = _get_export(export_id)
         files = [
-            {**f, "url": reverse("api-export-download", args=[export.pk, f["name"]])}
+            {**f, "url": reverse("exports_api:export-download", args=[export.pk, f["name"]])}
             for f in selectors.export_files(export)
         ]
         return Response(ExportFileOutput(files, many=True).data)

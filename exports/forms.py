@@ -4,8 +4,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from annotation import roles
-from annotation.models import Category, PromptSource
+from core import roles
+from prompts.models import Category, PromptSource
 
 from . import adapters as A
 from . import pairs as P

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
-import os
 import random
 import re
 import unicodedata
@@ -24,22 +22,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
 from functools import cache, lru_cache
-from pathlib import Path
 from typing import Any
+
+from core.reference import load_reference
 
 # --------------------------------------------------------------------------------------------------------
 # Reference facts (defaults come from the paper's machine-readable summary, never retyped here)
 # --------------------------------------------------------------------------------------------------------
-
-REFERENCE_ENV = "STUDIO_REFERENCE_FILE"  # same variable as config.settings, read without importing Django
-_REFERENCE_DEFAULT = Path(__file__).resolve().parent.parent / "annotation" / "reference" / "pllum_align.json"
-
-
-@cache
-def load_reference() -> dict[str, Any]:
-    """The PLLuM-Align facts file (`$STUDIO_REFERENCE_FILE` or the copy shipped in annotation/reference)."""
-    path = Path(os.environ.get(REFERENCE_ENV) or _REFERENCE_DEFAULT)
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def default_rating_threshold() -> float:

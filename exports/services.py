@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import adapters as A
+from . import tasks
 from . import writers as W
 from .models import Export
 
@@ -60,9 +61,7 @@ def export_directory(export_id: int) -> Path:
 
 
 def _enqueue(export_id: int) -> None:
-    from .tasks import build_export  # the task module imports this one
-
-    transaction.on_commit(lambda: build_export.delay(export_id))
+    transaction.on_commit(lambda: tasks.build_export.delay(export_id))
 
 
 @transaction.atomic

@@ -4,7 +4,6 @@ import logging
 
 from celery import shared_task
 
-from . import services
 from .models import Export
 
 log = logging.getLogger(__name__)
@@ -23,6 +22,8 @@ TIME_LIMIT = SOFT_TIME_LIMIT + 300
 )
 def build_export(export_id: int) -> None:
     """Build into a fresh temp dir and rename it into place (idempotent; failures are stored on the row)."""
+    from . import services
+
     try:
         services.export_build(export_id=export_id)
     except Export.DoesNotExist:

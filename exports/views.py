@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from annotation.access import admin_required
-from annotation.rendering import render_markdown
+from core.access import admin_required
+from core.rendering import render_markdown
 
 from . import selectors, services
 from .forms import ExportForm

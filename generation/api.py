@@ -9,10 +9,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.access import IsStudioAdmin
+from core.access import IsStudioAdmin
 
 from . import selectors
-from .assembly import RoutingRule, tasks_assemble
 from .models import Campaign, Endpoint, PrePrompt
 from .services import campaigns as campaign_services
 from .services.endpoints import endpoint_check_health
@@ -196,41 +195,3 @@ class ResponsesImportApi(APIView):
             "errors": [{"line": line, "reason": reason} for line, reason in report.errors],
         }
         return Response(body, status=status.HTTP_201_CREATED if report.ok else status.HTTP_400_BAD_REQUEST)
-
-
-class TasksAssembleInput(serializers.Serializer):
-    seed = serializers.IntegerField(min_value=0)
-    prompt_filter = serializers.DictField(required=False, default=dict)
-    rating_min_chars = serializers.IntegerField(min_value=1, default=RoutingRule().rating_min_chars)
-    rating_min_parts = serializers.IntegerField(min_value=1, default=RoutingRule().rating_min_parts)
-    overlap = serializers.IntegerField(min_value=1, max_value=10, default=2)
-
-
-class TasksAssembleOutput(serializers.Serializer):
-    ranking_items = serializers.IntegerField()
-    rating_pairs = serializers.IntegerField()
-    skipped = serializers.ListField(child=serializers.DictField())
-
-
-class TasksAssembleApi(APIView):
-    """Ranking items and rating pairs for prompts (filter) that have responses and no tasks yet."""
-
-    permission_classes = [IsStudioAdmin]
-
-    @extend_schema(request=TasksAssembleInput, responses={200: TasksAssembleOutput})
-    def post(self, request):
-        data = TasksAssembleInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        try:
-            prompts = list(selectors.prompts_without_tasks(v["prompt_filter"]))
-        except selectors.FilterError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        report = tasks_assemble(
-            prompts=prompts, seed=v["seed"], overlap=v["overlap"],
-            rule=RoutingRule(rating_min_chars=v["rating_min_chars"], rating_min_parts=v["rating_min_parts"]),
-        )
-        return Response({
-            "ranking_items": report.ranking_items, "rating_pairs": report.rating_pairs,
-            "skipped": [{"prompt_id": pk, "reason": why} for pk, why in report.skipped],
-        })

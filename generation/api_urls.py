@@ -2,15 +2,15 @@ from django.urls import path
 
 from . import api
 
+app_name = "generation_api"
 urlpatterns = [
-    path("endpoints/", api.EndpointListCreateApi.as_view(), name="api-endpoints"),
-    path("endpoints/<int:pk>/check/", api.EndpointCheckApi.as_view(), name="api-endpoint-check"),
-    path("campaigns/", api.CampaignListCreateApi.as_view(), name="api-campaigns"),
-    path("campaigns/<int:pk>/", api.CampaignStatusApi.as_view(), name="api-campaign-status"),
-    path("campaigns/<int:pk>/start/", api.CampaignStartApi.as_view(), name="api-campaign-start"),
-    path("campaigns/<int:pk>/pause/", api.CampaignPauseApi.as_view(), name="api-campaign-pause"),
-    path("campaigns/<int:pk>/resume/", api.CampaignResumeApi.as_view(), name="api-campaign-resume"),
-    path("campaigns/<int:pk>/cancel/", api.CampaignCancelApi.as_view(), name="api-campaign-cancel"),
-    path("responses/import/", api.ResponsesImportApi.as_view(), name="api-responses-import"),
-    path("tasks/assemble/", api.TasksAssembleApi.as_view(), name="api-tasks-assemble"),
+    path("endpoints/", api.EndpointListCreateApi.as_view(), name="endpoints"),
+    path("endpoints/<int:pk>/check/", api.EndpointCheckApi.as_view(), name="endpoint-check"),
+    path("campaigns/", api.CampaignListCreateApi.as_view(), name="campaigns"),
+    path("campaigns/<int:pk>/", api.CampaignStatusApi.as_view(), name="campaign-status"),
+    path("campaigns/<int:pk>/start/", api.CampaignStartApi.as_view(), name="campaign-start"),
+    path("campaigns/<int:pk>/pause/", api.CampaignPauseApi.as_view(), name="campaign-pause"),
+    path("campaigns/<int:pk>/resume/", api.CampaignResumeApi.as_view(), name="campaign-resume"),
+    path("campaigns/<int:pk>/cancel/", api.CampaignCancelApi.as_view(), name="campaign-cancel"),
+    path("responses/import/", api.ResponsesImportApi.as_view(), name="responses-import"),
 ]

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from annotation.models import Category, PromptSource, Topic
+from prompts.models import Category, PromptSource, Topic
 
 from .models import Endpoint, PrePrompt, SavedPromptFilter
 

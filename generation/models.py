@@ -126,7 +126,7 @@ class Generation(models.Model):
         FAILED = "failed", _("Failed")
         CANCELLED = "cancelled", _("Cancelled")
 
-    prompt = models.ForeignKey("annotation.Prompt", on_delete=models.PROTECT, related_name="generations")
+    prompt = models.ForeignKey("prompts.Prompt", on_delete=models.PROTECT, related_name="generations")
     endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, related_name="generations")
     preprompt_version = models.ForeignKey(PrePromptVersion, on_delete=models.PROTECT, related_name="generations")
     sample_index = models.PositiveSmallIntegerField(default=0)

@@ -1,14 +1,16 @@
 from django.db import transaction
 
+from core.reference import load_reference
+
 from .models import PrePrompt, PrePromptVersion
 
 
 @transaction.atomic
-def preprompts_seed(*, reference: dict) -> int:
+def preprompts_seed(*, reference: dict | None = None) -> int:
     """The paper's nine pre-prompts verbatim (version 1) plus "none" (empty text). Returns rows created."""
     created_count = 0
     rows = [{"key": "none", "name": "None", "text_pl": "", "gloss_en": "", "intent": "none"}]
-    rows += reference["preprompts"]
+    rows += (reference or load_reference())["preprompts"]
     for row in rows:
         preprompt, created = PrePrompt.objects.get_or_create(
             key=row["key"],

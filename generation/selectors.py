@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from annotation.models import Prompt
+from prompts.models import Prompt
 
 from .models import Campaign, Endpoint, Generation, PrePrompt, SavedPromptFilter
 

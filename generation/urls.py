@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -6,8 +6,11 @@ app_name = "generation"
 urlpatterns = [
     path("campaigns/", views.campaigns, name="campaigns"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign_detail"),
-    path("campaigns/<int:pk>/assemble/", views.campaign_assemble, name="campaign_assemble"),
-    path("campaigns/<int:pk>/<slug:action>/", views.campaign_action, name="campaign_action"),
+    re_path(
+        rf"^campaigns/(?P<pk>\d+)/(?P<action>{'|'.join(views.CAMPAIGN_ACTIONS)})/$",
+        views.campaign_action,
+        name="campaign_action",
+    ),
     path("generations/<int:pk>/retry/", views.generation_retry, name="generation_retry"),
     path("endpoints/", views.endpoint_list, name="endpoint_list"),
     path("endpoints/new/", views.endpoint_create, name="endpoint_create"),
@@ -16,5 +19,4 @@ urlpatterns = [
     path("preprompts/", views.preprompt_list, name="preprompt_list"),
     path("preprompts/<int:pk>/", views.preprompt_edit_view, name="preprompt_edit"),
     path("responses/import/", views.responses_import_view, name="responses_import"),
-    path("tasks/assemble/", views.tasks_assemble_all, name="tasks_assemble"),
 ]

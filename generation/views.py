@@ -7,10 +7,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from annotation.access import admin_required
+from core.access import admin_required
 
 from . import selectors
-from .assembly import RoutingRule, tasks_assemble
 from .forms import AssembleForm, CampaignForm, EndpointForm, PrePromptForm, ResponsesImportForm
 from .models import Campaign, Endpoint, Generation, PrePrompt, SavedPromptFilter
 from .services import campaigns as campaign_services
@@ -133,45 +132,6 @@ def generation_retry(request, pk: int):
     if generation.campaign_id:
         return redirect("generation:campaign_detail", pk=generation.campaign_id)
     return redirect("generation:campaigns")
-
-
-def _assemble(request, form: AssembleForm, prompt_filter: dict) -> None:
-    data = form.cleaned_data
-    report = tasks_assemble(
-        prompts=list(selectors.prompts_without_tasks(prompt_filter)), seed=data["seed"], overlap=data["overlap"],
-        rule=RoutingRule(rating_min_chars=data["rating_min_chars"], rating_min_parts=data["rating_min_parts"]),
-    )
-    messages.success(request, _("%(ranking)s ranking items and %(rating)s rating pairs built; %(skipped)s prompts "
-                                "skipped.") % {"ranking": report.ranking_items, "rating": report.rating_pairs,
-                                               "skipped": len(report.skipped)})
-
-
-@admin_required
-@require_http_methods(["POST"])
-def campaign_assemble(request, pk: int):
-    campaign = _get_campaign(pk)
-    form = AssembleForm(request.POST)
-    if not form.is_valid():
-        return render(request, "generation/campaign_detail.html", {
-            "campaign": campaign, "progress": selectors.campaign_progress(campaign),
-            "failed": selectors.campaign_failed(campaign), "assemble_form": form,
-        }, status=400)
-    _assemble(request, form, campaign.prompt_filter)
-    return redirect("generation:campaign_detail", pk=campaign.pk)
-
-
-@admin_required
-@require_http_methods(["POST"])
-def tasks_assemble_all(request):
-    """Tasks for every prompt with responses and no tasks yet (e.g. right after importing responses)."""
-    form = AssembleForm(request.POST)
-    if not form.is_valid():
-        return render(request, "generation/responses_import.html", {
-            "form": ResponsesImportForm(), "assemble_form": form,
-            "ready": selectors.prompts_without_tasks().count(),
-        }, status=400)
-    _assemble(request, form, {})
-    return redirect("generation:responses_import")
 
 
 # --- endpoints ---------------------------------------------------------------------------------------

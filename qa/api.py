@@ -11,8 +11,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.access import IsQALead
-from annotation.models import Dialog, Task
+from annotation.models import Task
+from core.access import IsQALead
+from dialogs.models import Dialog
 
 from . import reports, selectors, services
 from .forms import DashboardFilterForm

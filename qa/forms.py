@@ -2,8 +2,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from annotation import roles
-from annotation.models import Category, Dialog, Task, TaskKind
+from annotation.models import Task, TaskKind
+from core import roles
+from dialogs.models import Dialog
+from prompts.models import Category
 
 from .models import Review
 from .selectors import REVIEW_STATUSES, Filters, annotator_choices

@@ -45,7 +45,7 @@ class Feedback(models.Model):
     from_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     task = models.ForeignKey("annotation.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     dialog = models.ForeignKey(
-        "annotation.Dialog", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "dialogs.Dialog", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     text = models.TextField()
     created = models.DateTimeField(auto_now_add=True)

@@ -26,9 +26,10 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from annotation.models import DialogTurn, Ranking, Rating, Task
+from annotation.models import Ranking, Rating, Task
+from dialogs.models import DialogTurn
 
-from . import charts, stats
+from . import charts, stats, tasks
 from .selectors import (
     Filters,
     criteria,
@@ -497,11 +498,9 @@ def _queue_refresh(key: str, filters: Filters) -> bool:
         return time.time() - started < REFRESH_LOCK_SECONDS
     if not cache.add(key + ":refreshing", time.time(), REFRESH_LOCK_SECONDS * 2):
         return True  # another request queued it a moment ago
-    from .tasks import dashboard_refresh
-
     query, language = filters.as_query(), get_language()
     try:
-        transaction.on_commit(lambda: dashboard_refresh.delay(query, language))
+        transaction.on_commit(lambda: tasks.dashboard_refresh.delay(query, language))
     except Exception:  # the broker is unreachable: say so in the log and compute in this request
         log.exception("could not queue the QA dashboard refresh")
         cache.delete(key + ":refreshing")

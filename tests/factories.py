@@ -2,8 +2,8 @@
 
 import itertools
 
-from annotation.models import Category, Prompt
-from annotation.text import normalize_text, text_hash
+from core.text import normalize_text, text_hash
+from prompts.models import Category, Prompt
 
 _counter = itertools.count(1)
 
@@ -79,7 +79,8 @@ def make_qa_ranking_task(*, category: str = "qa_polish", texts=None, prompt=None
 
 def make_qa_rating(task, annotator, scores, *, skip_reason: str = "", time_ms: int = 30_000, created=None):
     """A current rating; ``scores`` is a dict or one int for all seven criteria."""
-    from annotation.models import Criterion, Rating
+    from annotation.models import Rating
+    from prompts.models import Criterion
 
     if isinstance(scores, int):
         scores = dict.fromkeys(Criterion.objects.values_list("key", flat=True), scores)
@@ -100,7 +101,8 @@ def make_qa_ranking(task, annotator, order, *, display_order=None, custom_text: 
 
 def make_qa_dialog(annotator, turns, *, status: str = "finished"):
     """A dialog with three seats A/B/C; ``turns`` is a list of (column_order, chosen label or None, custom)."""
-    from annotation.models import Dialog, DialogCandidate, DialogSeat, DialogTurn, DialogTypology
+    from dialogs.models import Dialog, DialogCandidate, DialogSeat, DialogTurn
+    from prompts.models import DialogTypology
 
     dialog = Dialog.objects.create(annotator=annotator, status=status)
     seats = {label: DialogSeat.objects.create(dialog=dialog, label=label,
@@ -140,8 +142,9 @@ def make_dialog(annotator, *, turns: int = 4, custom_on: tuple[int, ...] = (), f
     """
     import uuid
 
-    from annotation.models import DialogCandidate, DialogTypology
-    from annotation.services import dialogs as dialog_services
+    from dialogs import services as dialog_services
+    from dialogs.models import DialogCandidate
+    from prompts.models import DialogTypology
 
     make_dialog_pool(base_url="http://127.0.0.1:9/v1")
     dialog = dialog_services.dialog_start(annotator=annotator)
@@ -203,8 +206,9 @@ def make_export_corpus(annotators, *, reviewer, n_ranking: int = 8, n_rating_pai
     """
     import uuid
 
-    from annotation.models import Dialog, TaskKind
+    from annotation.models import TaskKind
     from annotation.services import assignment, submissions
+    from dialogs.models import Dialog
     from qa import services as qa_services
 
     rankings, tasks = [], []

@@ -7,7 +7,7 @@ Fixtures
 ``vllm_server`` (session): a ``VLLMServer`` with ``.base_url`` (``http://127.0.0.1:PORT/v1``), ``.model``
 (served name), ``.log_path``, ``.stop()``, ``.restart()`` (same port), ``.ensure_running()``,
 ``.received_prompts()`` / ``.received_requests()`` (what the server got, from its request log; see
-``generation.localserver``). Started lazily on first use (~40-60 s on 2 cores), stopped at session end.
+``devtools.localserver``). Started lazily on first use (~40-60 s on 2 cores), stopped at session end.
 
 ``vllm_live`` (function): the same object, restarted first if an earlier test left it stopped.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from generation import localserver as ls
+from devtools import localserver as ls
 
 REPO = Path(__file__).resolve().parent.parent
 

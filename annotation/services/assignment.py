@@ -33,9 +33,9 @@ from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from annotation.models import Claim, Task, TaskKind, TaskResponse
 from generation.models import Generation
-
-from ..models import Claim, Prompt, Task, TaskKind, TaskResponse
+from prompts.models import Prompt
 
 # First key of PostgreSQL's two-key advisory locks taken here (the second is the user id).
 _CLAIM_LOCK_SPACE = 7301

@@ -24,9 +24,10 @@ from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from annotation.models import Claim, Ranking, Rating, SkipReason, Task, TaskKind
+from prompts.models import Criterion, GuidelineVersion
 from qa.models import Review, ReviewTarget
 
-from ..models import Claim, Criterion, GuidelineVersion, Ranking, Rating, SkipReason, Task, TaskKind
 from . import assignment
 
 HARDNESS = ("hard", "soft")

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import client, selectors
+from .. import client, selectors, tasks
 from ..models import Campaign, CampaignRunner, Endpoint, Generation, PrePrompt
 
 S = Campaign.Status
@@ -85,14 +85,12 @@ def _generation_rows(campaign: Campaign) -> list[Generation]:
 
 
 def _enqueue_runners(campaign: Campaign, endpoint_ids: list[int]) -> None:
-    from ..tasks import run_campaign_endpoint
-
     now = timezone.now()
     for endpoint_id in endpoint_ids:
         runner, _ = CampaignRunner.objects.get_or_create(campaign=campaign, endpoint_id=endpoint_id)
         CampaignRunner.objects.filter(pk=runner.pk).update(enqueued_at=now)
         transaction.on_commit(
-            lambda c=campaign.pk, e=endpoint_id: run_campaign_endpoint.delay(campaign_id=c, endpoint_id=e)
+            lambda c=campaign.pk, e=endpoint_id: tasks.run_campaign_endpoint.delay(campaign_id=c, endpoint_id=e)
         )
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.models import Category, Prompt
-from annotation.text import normalize_text, text_hash
+from core.text import normalize_text, text_hash
+from prompts.models import Category, Prompt
 
 from ..models import Endpoint, Generation, PrePrompt
 from ..postprocess import postprocess

@@ -120,7 +120,7 @@ def _jobs(rows, endpoint: Endpoint) -> list[Job]:
 def _claim_postgresql(*, campaign_id: int, endpoint: Endpoint, owner: str, limit: int) -> list[Job]:
     """The same claim as below in two statements (lock, then count + pick + lease in one), because on a
     busy machine every database round trip between two requests leaves a server slot idle."""
-    from annotation.models import Prompt
+    from prompts.models import Prompt
 
     now = timezone.now()
     sql = _CLAIM_SQL.format(generation=Generation._meta.db_table, prompt=Prompt._meta.db_table,

@@ -8,16 +8,9 @@ from fractions import Fraction
 
 from django.db.models import Count, Q
 
-from annotation.models import (
-    Category,
-    Dialog,
-    DialogTurn,
-    Prompt,
-    Ranking,
-    Task,
-    TaskKind,
-    Topic,
-)
+from annotation.models import Ranking, Task, TaskKind
+from dialogs.models import Dialog, DialogTurn
+from prompts.models import Category, Prompt, Topic
 
 from .reviews import all_rating_pairs
 

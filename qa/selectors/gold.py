@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from annotation.models import (
-    Task,
-    TaskResponse,
-)
+from annotation.models import Task, TaskResponse
 
 # --------------------------------------------------------------------------------------------------
 # Gold

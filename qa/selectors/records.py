@@ -11,15 +11,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from annotation import roles
-from annotation.models import (
-    Criterion,
-    DialogTurn,
-    Ranking,
-    Rating,
-    Task,
-    TaskKind,
-)
+from annotation.models import Ranking, Rating, Task, TaskKind
+from core import roles
+from dialogs.models import DialogTurn
+from prompts.models import Criterion
 
 TASK_TYPES = ("rating", "ranking", "dialog")
 

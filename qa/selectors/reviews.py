@@ -13,16 +13,9 @@ from fractions import Fraction
 from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, QuerySet, Subquery
 
-from annotation.models import (
-    Dialog,
-    DialogTurn,
-    Prompt,
-    Ranking,
-    Rating,
-    Task,
-    TaskKind,
-    TaskResponse,
-)
+from annotation.models import Ranking, Rating, Task, TaskKind, TaskResponse
+from dialogs.models import Dialog, DialogTurn
+from prompts.models import Prompt
 
 from ..models import Review, ReviewTarget
 from .gold import task_responses

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from prompts import views as prompts
+
+app_name = "prompts"
+urlpatterns = [
+    path("guidelines/", prompts.guidelines, name="guidelines"),
+    path("prompts/new/", prompts.prompt_create, name="prompt_create"),
+    path("prompts/mine/", prompts.my_prompts, name="my_prompts"),
+    path("prompts/import/", prompts.prompt_import, name="prompt_import"),
+    path("prompts/<int:pk>/", prompts.prompt_detail, name="prompt_detail"),
+    path("prompts/<int:pk>/edit/", prompts.prompt_edit, name="prompt_edit"),
+]
