@@ -20,6 +20,7 @@ if [[ -z "${STUDIO_TEST_SQLITE:-}" ]]; then
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TRL_EXPERIMENTAL_SILENCE=1 PYTHONUNBUFFERED=1
 .venv/bin/python manage.py compilemessages -v 0
+scripts/check_reference.sh
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache   # the app graph: pyproject.toml [tool.importlinter]
 exec .venv/bin/pytest "$@"

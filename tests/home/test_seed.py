@@ -1,4 +1,5 @@
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -8,17 +9,32 @@ from generation.models import PrePrompt
 from home.seeding import reference_seed
 from prompts.models import Category, Criterion, DialogTypology, RedTeamTemplate, Topic
 
-SHARED_REFERENCE = Path(settings.BASE_DIR).parent / "shared" / "reference" / "pllum_align.json"
+CHECK_REFERENCE = Path(settings.BASE_DIR) / "scripts" / "check_reference.sh"
 
 
 def reference():
     return json.loads(Path(settings.REFERENCE_FILE).read_text(encoding="utf-8"))
 
 
-def test_bundled_reference_is_the_shared_file():
-    if not SHARED_REFERENCE.exists():
-        pytest.fail(f"{SHARED_REFERENCE} missing: CI clones with shared/ beside the repo")
-    assert Path(settings.REFERENCE_FILE).read_bytes() == SHARED_REFERENCE.read_bytes()
+def test_reference_check_refuses_a_stale_bundled_copy(tmp_path):
+    """scripts/test.sh compares the bundled file with the shared one (when it is beside the repository) with
+    this script; the suite itself never reads outside the repository."""
+    bundled = Path(settings.REFERENCE_FILE)
+    same, stale = tmp_path / "same.json", tmp_path / "stale.json"
+    same.write_bytes(bundled.read_bytes())
+    stale.write_bytes(bundled.read_bytes().replace(b'"evaluation"', b'"evaluation_old"', 1))
+    ok = subprocess.run([CHECK_REFERENCE, bundled, same], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run([CHECK_REFERENCE, bundled, stale], capture_output=True, text=True)
+    assert bad.returncode == 1 and "differs" in bad.stderr
+    absent = subprocess.run([CHECK_REFERENCE, bundled, tmp_path / "none.json"], capture_output=True, text=True)
+    assert absent.returncode == 0 and "nothing to compare" in absent.stdout
+
+
+def test_bundled_reference_has_the_evaluation_section():
+    judge = reference()["evaluation"]["llm_as_judge"]
+    assert len(judge["dimension_criteria"]) == 7
+    assert judge["paper_pipeline"]
 
 
 def test_seeded_counts_match_reference(seeded):
