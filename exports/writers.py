@@ -102,24 +102,72 @@ def dumps_row(row: Mapping[str, Any]) -> bytes:
     return orjson.dumps(row, option=_ROW_JSON)
 
 
-def split_of(group_id: str, *, seed: int, eval_ratio: float) -> str:
-    """ "train" or "eval" from a hash of (seed, group): streaming, order-free, stable across machines."""
+def group_fraction(group_id: str, *, seed: int) -> float:
+    """A group's place in [0, 1) from a hash of (seed, group): streaming, order-free, stable across machines."""
     digest = hashlib.sha256(f"{seed}:{group_id}".encode()).digest()
-    return "eval" if int.from_bytes(digest[:8], "big") / 2**64 < eval_ratio else "train"
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_of(group_id: str, *, seed: int, eval_ratio: float) -> str:
+    """ "train" or "eval": groups whose fraction falls below `eval_ratio` go to eval."""
+    return "eval" if group_fraction(group_id, seed=seed) < eval_ratio else "train"
+
+
+@dataclass(frozen=True)
+class GroupMove:
+    """One group moved after the stream so that neither split is left empty (see `_Splitter.rebalance`)."""
+
+    group_id: str
+    source: str
+    target: str
 
 
 class _Splitter:
-    """`split_of` that remembers the last group: an item's rows arrive together and share their group."""
+    """`split_of` that remembers the last group (an item's rows arrive together and share their group) and
+    every group it placed, so a small export can be rebalanced at the end."""
 
     def __init__(self, *, seed: int, eval_ratio: float) -> None:
         self.seed, self.eval_ratio = seed, eval_ratio
         self._group: str | None = None
         self._split = "train"
+        self.groups: dict[str, str] = {}  # group id -> split, for groups that produced a training row
 
     def __call__(self, group_id: str) -> str:
         if group_id != self._group:
-            self._group, self._split = group_id, split_of(group_id, seed=self.seed, eval_ratio=self.eval_ratio)
+            split = self.groups.get(group_id)
+            if split is None:
+                split = self.groups[group_id] = split_of(group_id, seed=self.seed, eval_ratio=self.eval_ratio)
+            self._group, self._split = group_id, split
         return self._split
+
+    def peek(self, group_id: str) -> str:
+        """The split of a group without counting it as a training group (the scores file)."""
+        return self.groups.get(group_id) or split_of(group_id, seed=self.seed, eval_ratio=self.eval_ratio)
+
+    def group_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(SPLITS, 0)
+        for split in self.groups.values():
+            counts[split] += 1
+        return counts
+
+    def rebalance(self) -> GroupMove | None:
+        """The hash split can leave a split empty in a small export (with 8 groups and `eval_ratio` 0.1 every
+        group lands in train 43% of the time). Rule: with at least two groups and `eval_ratio > 0`, eval gets
+        at least one group (the train group whose hash lies lowest, i.e. nearest to the eval side); train is
+        never empty while there is a group (the eval group whose hash lies highest goes back). Deterministic,
+        so rebuilds stay byte-identical; a large export is practically never touched."""
+        counts = self.group_counts()
+        if self.eval_ratio > 0 and len(self.groups) >= 2 and counts["eval"] == 0:
+            group = min(self.groups, key=lambda g: (group_fraction(g, seed=self.seed), g))
+            move = GroupMove(group, "train", "eval")
+        elif counts["train"] == 0 and self.groups:
+            group = max(self.groups, key=lambda g: (group_fraction(g, seed=self.seed), g))
+            move = GroupMove(group, "eval", "train")
+        else:
+            return None
+        self.groups[group] = move.target
+        self._group = None
+        return move
 
 
 def sha256_file(path: Path) -> str:
@@ -245,6 +293,7 @@ class SplitWriter:
         batch_size: int = 1000,
         groups_per_handoff: int = 4,
     ) -> None:
+        self.stem = stem
         self.schema = schema
         self.names = frozenset(schema.names)
         self.split_of = split_of
@@ -301,6 +350,41 @@ class SplitWriter:
         """Close the files without writing the buffer (a failed build)."""
         for split in SPLITS:
             self._jsonl[split].close()
+
+    def move_group(self, move: GroupMove, *, row_group_size: int) -> None:
+        """After `close`: move one group's rows from the source split's files to the (empty) target's, and
+        rebuild both Parquet twins from their JSONL files."""
+        source = self.paths[f"{self.stem}.{move.source}.jsonl"]
+        target = self.paths[f"{self.stem}.{move.target}.jsonl"]
+        kept, moved = _partition_lines(source, move.group_id)
+        if not moved:
+            return
+        source.write_bytes(b"".join(kept))
+        target.write_bytes(target.read_bytes() + b"".join(moved))
+        self.counts[move.source] -= len(moved)
+        self.counts[move.target] += len(moved)
+        if self._parquet:
+            twins = ParquetTwins(row_group_size=row_group_size)
+            try:
+                for path in (source, target):
+                    parquet = self._parquet[path.name.split(".")[1]]
+                    twins.open(parquet, self.schema)
+                    lines = path.read_bytes().splitlines(keepends=True)
+                    step = row_group_size * 4
+                    for start in range(0, len(lines), step):
+                        twins.append(parquet, self.schema, b"".join(lines[start : start + step]))
+            finally:
+                twins.finish()
+
+
+def _partition_lines(path: Path, group_id: str) -> tuple[list[bytes], list[bytes]]:
+    """A JSONL file's lines split into (other groups, this group), order kept."""
+    kept: list[bytes] = []
+    moved: list[bytes] = []
+    with path.open("rb") as fh:
+        for line in fh:
+            (moved if orjson.loads(line)["group_id"] == group_id else kept).append(line)
+    return kept, moved
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -418,6 +502,7 @@ def render_dataset_card(
     parameters: Mapping[str, Any],
     code_version: str,
     language: str = "pl",
+    groups: Mapping[str, Any] | None = None,
 ) -> str:
     """A Hugging Face style README.md: data-file configs in the YAML header, Table 1 counts, parameters."""
     configs = []
@@ -451,6 +536,7 @@ def render_dataset_card(
             "",
             "The train/eval split is grouped by prompt (normalized first user message), so a prompt or a",
             "dialog never appears on both sides. `manifest.json` lists every file with its SHA-256.",
+            *_group_lines(groups),
             "",
             *file_lines,
             "",
@@ -462,6 +548,32 @@ def render_dataset_card(
             "",
         ]
     )
+
+
+def _group_lines(groups: Mapping[str, Any] | None) -> list[str]:
+    if not groups:
+        return []
+    lines = ["", f"Prompt groups: {_n(groups['train'])} in train, {_n(groups['eval'])} in eval."]
+    if groups.get("moved"):
+        moved = groups["moved"]
+        lines.append(
+            f"One group (`{_cell(moved['group_id'])}`) was moved from {moved['from']} to {moved['to']} so that "
+            "neither split is empty."
+        )
+    return lines
+
+
+def _move_scores(path: Path, move: GroupMove) -> None:
+    """The scores file carries each row's split: follow a moved group."""
+    out = []
+    with path.open("rb") as fh:
+        for line in fh:
+            row = orjson.loads(line)
+            if row["group_id"] == move.group_id:
+                row["split"] = move.target
+                line = dumps_row(row)
+            out.append(line)
+    path.write_bytes(b"".join(out))
 
 
 def write_manifest(
@@ -657,7 +769,7 @@ def write_export(
             emit(rows)
             if scores_file is not None:
                 for row in P.rating_score_rows(item, merge=params.rating_merge):
-                    row["split"] = split_of(row["group_id"])
+                    row["split"] = split_of.peek(row["group_id"])
                     scores_file.write(dumps_row(row))
                     scores_rows += 1
             if on_item is not None:
@@ -677,6 +789,15 @@ def write_export(
             writer.close()
         if twins is not None:
             twins.finish()
+        if scores_file is not None:
+            scores_file.close()
+        move = split_of.rebalance()
+        if move is not None:
+            for writer in (pref, kto, sft):
+                if isinstance(writer, SplitWriter):
+                    writer.move_group(move, row_group_size=params.batch_size)
+            if scores_file is not None:
+                _move_scores(out_dir / SCORES_FILE, move)
     except BaseException:
         for writer in (pref, kto, sft):
             writer.discard()
@@ -703,11 +824,16 @@ def write_export(
     }
     if scores_file is not None:
         counts["scores"] = scores_rows
+    counts["groups"] = {
+        **split_of.group_counts(),
+        "moved": None if move is None else {"group_id": move.group_id, "from": move.source, "to": move.target},
+    }
     parameters = params.as_dict()
     files_for_card = {name: {"rows": n} for name, n in rows_per_file.items()}
     card = render_dataset_card(
         title=title,
         counts=counts["table1"],
+        groups=counts["groups"],
         files=files_for_card,
         parameters=parameters,
         code_version=code_version,

@@ -31,11 +31,15 @@ class TrainCommand(BaseCommand):
 
         try:
             request = trainer.request_from_options(self.method, options, code_version=describe_code_version())
+            trainer.check_data(
+                request.data_dir, method=self.method, data_format=request.data_format, evaluate=request.evaluate
+            )
         except (ValueError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc
         record = trainer.run_training(request)
         results = record["results"]
+        self.stdout.write(trainer.summary_table(record))
         self.stdout.write(
             f"{self.method}: {results['global_step']} steps, training loss {results['training_loss']:.4f}; "
-            f"model and {trainer.RUN_RECORD} in {request.output_dir}"
+            f"model, {trainer.RUN_RECORD} and {trainer.CURVES_PLOT} in {request.output_dir}"
         )

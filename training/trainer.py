@@ -10,7 +10,10 @@ Parameter names are the installed TRL/transformers names: the paper's `max_promp
 `warmup_ratio` is `warmup_steps` given as a fraction (transformers 5.x).
 
 Every run writes `training_run.json` next to the model: the export's manifest hash, the parameters, the
-library versions and the losses, so a model can always be traced to its data.
+library versions, the losses and what the model learned on the eval split (chosen/rejected log-probabilities,
+rewards, margins and accuracies; KL and desirable/undesirable rewards for KTO) per logging step, per
+evaluation and at the end, plus `training_curves.png` (loss and margins over steps), so a model can always be
+traced to its data and judged by its curves.
 """
 
 from __future__ import annotations
@@ -32,6 +35,24 @@ from core.reference import load_reference
 
 METHODS = ("orpo", "dpo", "kto")
 RUN_RECORD = "training_run.json"
+CURVES_PLOT = "training_curves.png"
+# What the trainers log about preferences (TRL 1.x names; eval rows carry an "eval_" prefix). KTO logs
+# "chosen" for desirable and "rejected" for undesirable completions, plus the KL estimate.
+REPORT_METRICS = (
+    "loss",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+    "kl",
+    "log_odds_ratio",
+    "nll_loss",
+)
+# TRL's KTO estimates the KL term from mismatched (prompt, completion) pairs inside a batch, so it refuses a
+# per-device batch of 1 ("Actual (not effective) batch size must be > 1").
+KTO_MIN_BATCH = 2
 PREFIX_WARNING = "not a prefix"
 
 # The paper's optimizer name -> the transformers `optim` value (Adam with decoupled weight decay).
@@ -48,7 +69,10 @@ _PLATFORM_DEFAULTS: dict[str, Any] = {
     "report_to": [],
     "logging_steps": 10,
     "save_strategy": "epoch",
-    "eval_strategy": "epoch",
+    # Ten evaluations per run (a float < 1 is a fraction of the steps) and one at the end: the eval curves of
+    # the run record without evaluating the whole eval split every logging step.
+    "eval_strategy": "steps",
+    "eval_steps": 0.1,
     "remove_unused_columns": False,  # ORPO's collator needs it; harmless for DPO/KTO
 }
 CPU_SETTINGS: dict[str, Any] = {
@@ -137,7 +161,24 @@ def paper_defaults(method: str) -> dict[str, Any]:
         out["warmup_ratio"] = paper["warmup_ratio"]
     if method == "orpo" and "max_prompt_length" in paper:
         out["max_completion_length"] = paper["max_length"] - paper["max_prompt_length"]
+    if method == "kto" and out["per_device_train_batch_size"] < KTO_MIN_BATCH:
+        # The paper's 1 x 8 (taken from DPO) as 2 x 4: the same effective batch in a shape KTO accepts.
+        effective = out["per_device_train_batch_size"] * out["gradient_accumulation_steps"]
+        out["per_device_train_batch_size"] = out["per_device_eval_batch_size"] = KTO_MIN_BATCH
+        out["gradient_accumulation_steps"] = max(1, effective // KTO_MIN_BATCH)
     return out
+
+
+def check_settings(method: str, settings: Mapping[str, Any]) -> None:
+    """Constraints TRL would only report deep inside training, checked while parsing the arguments."""
+    if method == "kto":
+        for key in ("per_device_train_batch_size", "per_device_eval_batch_size"):
+            if int(settings.get(key) or KTO_MIN_BATCH) < KTO_MIN_BATCH:
+                raise ValueError(
+                    f"KTO needs {key} >= {KTO_MIN_BATCH} (TRL estimates its KL term from mismatched pairs "
+                    f"within a batch); got {settings[key]}. Use --batch-size/--eval-batch-size "
+                    f"{KTO_MIN_BATCH} or more and lower --grad-accum to keep the effective batch."
+                )
 
 
 def _config_fields(method: str) -> set[str]:
@@ -236,7 +277,9 @@ def resolve_settings(
         settings.update(CPU_SETTINGS)
     settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
     settings.pop("output_dir", None)
-    return normalize_keys(settings, fields=fields), lora_section
+    settings = normalize_keys(settings, fields=fields)
+    check_settings(method, settings)
+    return settings, lora_section
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -262,37 +305,58 @@ def _verify(path: Path, manifest: Mapping[str, Any]) -> None:
         raise ValueError(f"{path.name} does not match its manifest checksum: the export was modified")
 
 
+def _has_rows(path: Path, data_format: str) -> bool:
+    """Whether a data file holds a row, without the `datasets` library (which fails on empty files: JSON
+    raises StopIteration, Parquet "corresponds to no data")."""
+    if data_format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows > 0
+    with path.open("rb") as fh:
+        return any(line.strip() for line in fh)
+
+
+def check_data(data_dir: Path, *, method: str, data_format: str = "jsonl", evaluate: bool = True) -> list[Path]:
+    """The files a run will read, checked before anything heavy loads: one clear line per problem."""
+    stem = _STEMS[method]
+    train = Path(data_dir) / f"{stem}.train.{data_format}"
+    if not train.is_file():
+        raise FileNotFoundError(f"{train} not found: is {data_dir} an export directory?")
+    if not _has_rows(train, data_format):
+        raise ValueError(f"{train.name} has no rows: the export holds no {method.upper()} training data")
+    if not evaluate:
+        return [train]  # --no-eval never reads the eval files
+    evaluation = train.with_name(f"{stem}.eval.{data_format}")
+    if not evaluation.is_file() or not _has_rows(evaluation, data_format):
+        raise ValueError(
+            f"{evaluation.name} is empty: rebuild the export with eval_ratio > 0 (it needs at least two prompt "
+            "groups) or train with --no-eval"
+        )
+    return [train, evaluation]
+
+
 def load_export(
     data_dir: Path,
     *,
     method: str,
     data_format: str = "jsonl",
     manifest: Mapping[str, Any] | None = None,
+    evaluate: bool = True,
 ) -> tuple[Any, Any | None, list[str]]:
     """(train, eval or None, files used) for a method, restricted to the columns its trainer reads."""
     from datasets import load_dataset
 
-    stem = _STEMS[method]
-    loaded = {}
-    used = []
-    for split in ("train", "eval"):
-        path = Path(data_dir) / f"{stem}.{split}.{data_format}"
-        if not path.is_file():
-            if split == "train":
-                raise FileNotFoundError(f"{path} not found: is {data_dir} an export directory?")
-            continue
+    loaded = []
+    for path in check_data(data_dir, method=method, data_format=data_format, evaluate=evaluate):
         if manifest is not None:
             _verify(path, manifest)
         dataset = load_dataset(
             "json" if data_format == "jsonl" else "parquet", data_files=str(path), split="train"
         )
-        if len(dataset) == 0:
-            if split == "train":
-                raise ValueError(f"{path.name} has no rows")
-            continue
-        loaded[split] = dataset.select_columns(list(_COLUMNS[method]))
-        used.append(path.name)
-    return loaded["train"], loaded.get("eval"), used
+        loaded.append((path.name, dataset.select_columns(list(_COLUMNS[method]))))
+    train = loaded[0][1]
+    evaluation = loaded[1][1] if len(loaded) > 1 else None
+    return train, evaluation, [name for name, _ in loaded]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -359,12 +423,13 @@ def run_training(request: TrainingRequest) -> dict[str, Any]:
         method=request.method,
         data_format=request.data_format,
         manifest=manifest if request.verify_checksums else None,
+        evaluate=request.evaluate,
     )
     if request.method == "kto":
         settings.update(kto_class_weights(train["label"], settings=settings))
-    if not request.evaluate or evaluation is None:
-        evaluation = None
+    if evaluation is None:
         settings["eval_strategy"] = "no"
+        settings.pop("eval_steps", None)
     # The config is built before the model is loaded, so a DeepSpeed ZeRO-3 run partitions it while loading.
     args = config_class(output_dir=str(request.output_dir), **settings)
     init_kwargs = dict(args.model_init_kwargs or {})
@@ -444,14 +509,91 @@ def run_training(request: TrainingRequest) -> dict[str, Any]:
             "eval_metrics": _jsonable(eval_metrics),
             "log_history": _jsonable(trainer.state.log_history),
         },
+        "report": learning_report(trainer.state.log_history, eval_metrics),
         "tokenization_warnings": watch.messages,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **dict(request.extra),
     }
     if trainer.is_world_process_zero():
+        record["report"]["plot"] = plot_curves(record["report"], Path(request.output_dir) / CURVES_PLOT)
         text = json.dumps(_jsonable(record), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         (Path(request.output_dir) / RUN_RECORD).write_text(text, encoding="utf-8")
     return record
+
+
+# --------------------------------------------------------------------------------------------------------
+# What the run learned
+# --------------------------------------------------------------------------------------------------------
+
+
+def _pick(entry: Mapping[str, Any], prefix: str) -> dict[str, float]:
+    out = {}
+    for name in REPORT_METRICS:
+        value = entry.get(prefix + name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+def learning_report(log_history: Sequence[Mapping[str, Any]], final_eval: Mapping[str, Any]) -> dict[str, Any]:
+    """Train metrics per logging step, eval-split metrics per evaluation and at the end (TRL's log history
+    regrouped): what the model learned about chosen vs rejected, not just the loss."""
+    train, evaluation = [], []
+    for entry in log_history:
+        step = entry.get("step")
+        if any(key.startswith("eval_") for key in entry):
+            metrics = _pick(entry, "eval_")
+            if metrics:
+                evaluation.append({"step": step, **metrics})
+        elif "train_loss" not in entry:  # the trainer's closing summary row
+            metrics = _pick(entry, "")
+            if metrics:
+                train.append({"step": step, **metrics})
+    return {"train": train, "eval": evaluation, "final_eval": _pick(final_eval or {}, "eval_")}
+
+
+def plot_curves(report: Mapping[str, Any], path: Path) -> str:
+    """Loss and reward margins over steps (train and eval) as a PNG; returns the file name."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on cluster nodes
+    from matplotlib import pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "rewards/margins"), strict=True):
+        for name, rows in (("train", report["train"]), ("eval", report["eval"])):
+            points = [(row["step"], row[metric]) for row in rows if metric in row and row["step"] is not None]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, marker="o", label=name)
+        ax.set_title(metric)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
+
+
+def summary_table(record: Mapping[str, Any]) -> str:
+    """The end-of-run table printed by the commands: each metric at the first and the final evaluation."""
+    report = record.get("report") or {}
+    first = report.get("eval", [{}])[0] if report.get("eval") else {}
+    final = report.get("final_eval") or {}
+    rows = [(name, first.get(name), final.get(name)) for name in REPORT_METRICS if name in final]
+    if not rows:
+        return "no evaluation (--no-eval or an empty eval split): see the train metrics in " + RUN_RECORD
+    width = max(len(name) for name, _, _ in rows)
+    lines = [f"{'eval metric'.ljust(width)}  {'first':>10}  {'final':>10}"]
+    for name, a, b in rows:
+        lines.append(f"{name.ljust(width)}  {_fmt(a):>10}  {_fmt(b):>10}")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 # --------------------------------------------------------------------------------------------------------

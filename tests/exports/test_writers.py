@@ -301,3 +301,68 @@ def test_params_round_trip_through_json_and_progress_callback(tmp_path: Path) ->
         on_item=seen.append,
     )
     assert seen == ["ranking"] * 3 + ["rating"] * 2 + ["dialog"]
+
+
+def _small_export(out: Path, n_prompts: int, **params: object) -> dict:
+    return W.write_export(
+        out,
+        ranking_items=iter(_ranking_items(n_prompts)),
+        params=W.ExportParams(batch_size=4, **params),
+        code_version="v0.1.0-test",
+    )
+
+
+def _hash_splits(n_prompts: int, *, seed: int, eval_ratio: float) -> list[str]:
+    groups = [_group(i) for i in range(n_prompts)]
+    return [W.split_of(g, seed=seed, eval_ratio=eval_ratio) for g in groups]
+
+
+def _group(i: int) -> str:
+    return P.group_id_for((P.Message(role="user", content=f"Pytanie numer {i}?"),))
+
+
+def _seed_where(predicate, n_prompts: int, eval_ratio: float) -> int:
+    return next(s for s in range(1000) if predicate(_hash_splits(n_prompts, seed=s, eval_ratio=eval_ratio)))
+
+
+def test_two_groups_at_the_default_ratio_still_get_an_eval_split(tmp_path: Path) -> None:
+    # A seed where the plain hash puts both groups in train: the rebalance must move one to eval.
+    seed = _seed_where(lambda splits: set(splits) == {"train"}, 2, 0.1)
+    manifest = _small_export(tmp_path / "e", 2, seed=seed, eval_ratio=0.1)
+    for stem in ("preference", "kto", "sft"):
+        train = list(W.iter_jsonl(tmp_path / "e" / f"{stem}.train.jsonl"))
+        evaluation = list(W.iter_jsonl(tmp_path / "e" / f"{stem}.eval.jsonl"))
+        assert train and evaluation, stem
+        assert not {r["group_id"] for r in train} & {r["group_id"] for r in evaluation}
+        assert manifest["counts"]["splits"][stem] == {"train": len(train), "eval": len(evaluation)}
+        for split, rows in (("train", train), ("eval", evaluation)):
+            assert pq.read_table(tmp_path / "e" / f"{stem}.{split}.parquet").to_pylist() == rows
+    groups = manifest["counts"]["groups"]
+    assert (groups["train"], groups["eval"], groups["moved"]["to"]) == (1, 1, "eval")
+    card = (tmp_path / "e" / "README.md").read_text(encoding="utf-8")
+    assert "Prompt groups: 1 in train, 1 in eval." in card and "was moved from train to eval" in card
+    for name, meta in manifest["files"].items():
+        assert meta["sha256"] == W.sha256_file(tmp_path / "e" / name)
+    _small_export(tmp_path / "again", 2, seed=seed, eval_ratio=0.1)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "e").iterdir()} == {
+        p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()
+    }
+
+
+def test_a_single_group_always_trains(tmp_path: Path) -> None:
+    seed = _seed_where(lambda splits: splits == ["eval"], 1, 0.5)
+    manifest = _small_export(tmp_path / "e", 1, seed=seed, eval_ratio=0.5)
+    assert manifest["counts"]["splits"]["preference"]["train"] > 0
+    assert manifest["counts"]["splits"]["preference"]["eval"] == 0
+    assert manifest["counts"]["groups"]["moved"] == {"group_id": _group(0), "from": "eval", "to": "train"}
+
+
+def test_no_rebalance_when_the_hash_split_has_both_sides(tmp_path: Path) -> None:
+    manifest = _export(tmp_path / "e", eval_ratio=0.3)
+    assert manifest["counts"]["groups"]["moved"] is None
+    assert manifest["counts"]["groups"]["eval"] > 0
+
+
+def test_eval_ratio_zero_keeps_everything_in_train(tmp_path: Path) -> None:
+    manifest = _small_export(tmp_path / "e", 3, eval_ratio=0.0)
+    assert manifest["counts"]["groups"] == {"train": 3, "eval": 0, "moved": None}
