@@ -3,6 +3,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends gettext curl &&
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY . .
-RUN pip install --no-cache-dir -e . && python manage.py compilemessages
+# The build has no SECRET_KEY (it comes from .env at run time); compiling translations needs none, so this
+# one step runs with DEBUG=true.
+RUN pip install --no-cache-dir -e . && DEBUG=true python manage.py compilemessages
 ENV DJANGO_SETTINGS_MODULE=config.settings PYTHONUNBUFFERED=1
 EXPOSE 8000

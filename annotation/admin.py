@@ -3,7 +3,7 @@
 
 from django.contrib import admin
 
-from .models import Claim, Ranking, Rating, Task, TaskResponse
+from .models import Claim, Ranking, Rating, RatingPair, Task, TaskResponse
 
 
 class TaskResponseInline(admin.TabularInline):
@@ -14,10 +14,17 @@ class TaskResponseInline(admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "prompt_id", "overlap", "remaining", "is_gold", "is_active", "created"]
+    list_display = ["id", "kind", "prompt_id", "pair_id", "overlap", "remaining", "is_gold", "is_active", "created"]
     list_filter = ["kind", "is_gold", "is_active"]
-    raw_id_fields = ["prompt"]
+    raw_id_fields = ["prompt", "pair"]
     inlines = [TaskResponseInline]
+
+
+@admin.register(RatingPair)
+class RatingPairAdmin(admin.ModelAdmin):
+    list_display = ["id", "prompt_id", "seed", "created", "locked_at"]
+    raw_id_fields = ["prompt"]
+    readonly_fields = ["locked_at"]  # set by QA's review (annotation.services.locking)
 
 
 @admin.register(Claim)
@@ -39,3 +46,4 @@ class RankingAdmin(admin.ModelAdmin):
     list_display = ["id", "task_id", "annotator", "revision", "is_current", "all_unacceptable", "created"]
     list_filter = ["is_current", "all_unacceptable"]
     raw_id_fields = ["task", "annotator", "custom_from"]
+    readonly_fields = ["locked_at"]  # set by QA's review (annotation.services.locking)

@@ -6,7 +6,6 @@ repeated `submission_id` stores one row (200 with that row instead of 201), a ne
 revises until QA has reviewed it.
 """
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -81,16 +80,6 @@ def item_payload(item: selectors.Item) -> dict:
     }
 
 
-def _refused(exc) -> Response:
-    if isinstance(exc, ValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
-    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-
-
-REFUSALS = (ValidationError, assignment.ClaimNotHeld, submissions.AlreadyReviewed, submissions.SubmissionConflict)
-
-
 class PingApi(APIView):
     """Cheapest authenticated call (an annotation client's auth check; the benchmark's baseline)."""
 
@@ -127,10 +116,9 @@ class _SubmitApi(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         want_next = values.pop("next")
-        try:
-            result = type(self).service(annotator=request.user, task_id=task_id, **values)
-        except REFUSALS as exc:
-            return _refused(exc)
+        # Refusals propagate to core.api.exception_handler: invalid input 400 with the fields, a claim not
+        # held, a reviewed annotation or a reused submission id 409.
+        result = type(self).service(annotator=request.user, task_id=task_id, **values)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         row = result.annotation
         payload = {
@@ -169,10 +157,7 @@ class ClaimReleaseApi(APIView):
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Released")})
     def post(self, request, task_id: int):
-        try:
-            assignment.claim_release(annotator=request.user, task_id=task_id)
-        except assignment.ClaimNotHeld as exc:
-            return _refused(exc)
+        assignment.claim_release(annotator=request.user, task_id=task_id)  # not held: 409
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -200,10 +185,7 @@ class TasksAssembleApi(APIView):
         data = TasksAssembleInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        try:
-            prompts = list(generation_selectors.prompts_without_tasks(v["prompt_filter"]))
-        except generation_selectors.FilterError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        prompts = list(generation_selectors.prompts_without_tasks(v["prompt_filter"]))  # a bad filter: 400
         report = tasks_assemble(
             prompts=prompts, seed=v["seed"], overlap=v["overlap"],
             rule=RoutingRule(rating_min_chars=v["rating_min_chars"], rating_min_parts=v["rating_min_parts"]),

@@ -1,4 +1,4 @@
-"""Annotation tasks, claims and submissions (ratings, rankings).
+"""Annotation tasks, rating pairs, claims and submissions (ratings, rankings).
 
 Annotations are append-only facts: who, when, how long, what was shown in which order, and under
 which guideline version. A revision is a new row that supersedes the previous one.
@@ -19,6 +19,26 @@ class TaskKind(models.TextChoices):
     RANKING = "ranking", _("Ranking")
 
 
+class RatingPair(models.Model):
+    """Two rating tasks of one prompt, each showing one response of a different model (`tasks`).
+
+    Each response is rated on its own; the pair is what QA reviews (the response with the higher mean
+    score wins) and what an export turns into one preference pair. Made by task assembly
+    (`annotation.services.assembly`), with the seed that chose the two responses.
+
+    `locked_at`: from then on the annotators can no longer revise their ratings of either task (QA
+    reviewed the pair). Set and read only through `annotation.services.locking`.
+    """
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="rating_pairs")
+    seed = models.BigIntegerField(null=True, blank=True)  # the assembly seed that produced this pair
+    created = models.DateTimeField(auto_now_add=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"rating pair #{self.pk}"
+
+
 class Task(models.Model):
     """One annotation item: a rating item (1 response) or a ranking item (4 responses).
 
@@ -28,8 +48,8 @@ class Task(models.Model):
 
     kind = models.CharField(max_length=16, choices=TaskKind.choices)
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="tasks")
-    # Two rating tasks of one prompt (two distinct models) share a pair key.
-    pair_key = models.CharField(max_length=64, blank=True, db_index=True)
+    # The rating pair this rating task is one half of (None for ranking tasks and unpaired rating tasks).
+    pair = models.ForeignKey(RatingPair, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
     overlap = models.PositiveSmallIntegerField(default=2)
     remaining = models.PositiveSmallIntegerField(default=2)
     is_gold = models.BooleanField(default=False)
@@ -49,6 +69,9 @@ class Task(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(remaining__lte=models.F("overlap")), name="task_remaining_le_overlap"),
+            models.CheckConstraint(
+                condition=Q(pair__isnull=True) | Q(kind=TaskKind.RATING), name="task_pair_only_rating"
+            ),
         ]
 
     def __str__(self):
@@ -162,6 +185,8 @@ class Ranking(models.Model):
     time_ms = models.PositiveIntegerField(default=0)
     guideline_version = models.CharField(max_length=32, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # From then on the author can no longer revise it (QA reviewed it); see annotation.services.locking.
+    locked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

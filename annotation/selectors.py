@@ -100,3 +100,30 @@ def recent_annotations(annotator, limit: int = 10) -> list[Rating | Ranking]:
         .order_by("-created", "-id")[:limit]
     )
     return sorted(ratings + rankings, key=lambda row: row.created, reverse=True)[:limit]
+
+
+def rating_tasks_complete(task_ids) -> set[int]:
+    """The rating tasks whose response has its required ratings — the completeness rule of rating pairs.
+
+    A response counts once it has as many current, non-skip ratings as its task's overlap (the annotators
+    assignment asks for: the paper's `annotators_per_response`), counted over every annotator and date (it is
+    a property of the item, whatever an export's filters); a gold task by its own rule: its QA reference
+    scores, or the same count. Exports hold incomplete pairs back; QA coverage shows them as a gap.
+    """
+    ids = sorted(set(task_ids))
+    complete = set()
+    for start in range(0, len(ids), 5000):  # bounded IN lists (SQLite's variable limit, plan stability)
+        chunk = ids[start : start + 5000]
+        counts = dict(
+            Rating.objects.filter(task_id__in=chunk, is_current=True, skip_reason="")
+            .values("task_id")
+            .annotate(n=Count("id"))
+            .values_list("task_id", "n")
+        )
+        for tid, overlap, is_gold, reference in Task.objects.filter(id__in=chunk).values_list(
+            "id", "overlap", "is_gold", "gold_reference"
+        ):
+            gold_ok = is_gold and isinstance(reference, dict) and bool(reference.get("scores"))
+            if counts.get(tid, 0) >= overlap or gold_ok:
+                complete.add(tid)
+    return complete

@@ -18,13 +18,14 @@ from annotation.models import Claim, Ranking, SkipReason, TaskKind
 from annotation.services import assignment, submissions
 from annotation.services.assembly import RoutingRule, tasks_assemble
 from core.access import admin_required, annotator_required
-from core.reference import load_reference
+from core.errors import StudioError, error_messages
 from generation import selectors as generation_selectors
 from generation.forms import AssembleForm, ResponsesImportForm
 from generation.models import Campaign
+from prompts.selectors import tiebreak_steps
 
 # What a submission can be refused with; each is shown to the annotator with what they typed kept.
-REFUSALS = (ValidationError, assignment.ClaimNotHeld, submissions.AlreadyReviewed, submissions.SubmissionConflict)
+REFUSALS = (ValidationError, StudioError)
 ITEM_URL = {TaskKind.RATING: "annotation:rating_item", TaskKind.RANKING: "annotation:ranking_item"}
 
 
@@ -82,19 +83,13 @@ def _submit(request, claim: Claim, service, page, values: dict):
             annotator=request.user, task_id=claim.task_id, time_ms=request.POST.get("time_ms") or None, **values
         )
     except REFUSALS as exc:
-        return page(request, claim, values=values, errors=_submit_errors(exc), status=400)
+        return page(request, claim, values=values, errors=error_messages(exc), status=400)
     if revision:
         messages.success(request, _("Your changes were saved."))
         return redirect("home:home")
     if result.created:
         messages.success(request, _("Saved."))
     return _go_next(request, claim.task.kind)
-
-
-def _submit_errors(exc) -> dict[str, list[str]]:
-    if isinstance(exc, ValidationError):
-        return exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    return {"__all__": [str(exc)]}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -158,15 +153,6 @@ def rating_item(request, task_id: int):
 # Ranking
 # --------------------------------------------------------------------------------------------------
 
-def _tiebreak(criteria) -> list[str]:
-    names = {c.key: c for c in criteria}
-    steps = []
-    for step in load_reference()["ranking_tiebreak_order"]:
-        labels = [names[key] if key in names else key for key in step.split("+")]
-        steps.append(labels)
-    return steps
-
-
 def _ranking_values_from_post(post, shown: list[int]) -> dict:
     order_raw = post.get("order", "").strip()
     if order_raw:
@@ -217,7 +203,7 @@ def _ranking_page(request, claim: Claim, *, values: dict, errors: dict | None = 
         "order_csv": ",".join(str(rid) for rid in order),
         "values": values,
         "errors": errors or {},
-        "tiebreak": _tiebreak(criteria),
+        "tiebreak": tiebreak_steps(criteria),
         "submission_id": values.get("submission_id") or uuid.uuid4(),
         "raw_texts": {str(r.id): r.text for r in item.responses},
         "positions": range(1, len(order) + 1),

@@ -26,19 +26,22 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://studio:studio@127.0.0.1:5432/ann_bench")
-SQLITE_PATH = Path(os.environ.get("BENCH_SQLITE", ROOT / "var" / "bench-annotation.sqlite3"))
+from _common import (
+    ROOT,
+    bench_database,
+    cpu_seconds,
+    free_port,
+    make_annotators,
+    prepare_database,
+    setup_django,
+    start_gunicorn,
+)
 
 
 def parse_args():
@@ -57,50 +60,18 @@ def parse_args():
     return parser.parse_args()
 
 
-def database_url(kind: str) -> str:
-    if kind == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{SQLITE_PATH}"
-    import psycopg
-
-    base, name = PG_URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_URL
-
-
-def setup_django(url: str):
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-
 def fill(n_clients: int, n_tasks: int, n_gold: int) -> list[str]:
     """Migrate, seed, create annotators with API tokens and rating items; return the tokens."""
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import transaction
     from rest_framework.authtoken.models import Token
 
-    from annotation.models import Task, TaskKind, TaskResponse
-    from core import roles
+    from annotation.models import RatingPair, Task, TaskKind, TaskResponse
     from core.text import normalize_text, text_hash
     from generation.models import Endpoint, Generation, PrePromptVersion
-    from home.seeding import reference_seed
     from prompts.models import Category, Prompt
 
-    call_command("migrate", verbosity=0)
-    reference_seed()
-    roles.ensure_groups()
-    tokens = []
-    for i in range(n_clients):
-        user = get_user_model().objects.create_user(username=f"bench{i:02d}", password=None)
-        roles.set_role(user, roles.ANNOTATOR)
-        tokens.append(Token.objects.create(user=user).key)
+    prepare_database()
+    tokens = [Token.objects.create(user=user).key for user in make_annotators(n_clients, "bench{:02d}")]
     category = Category.objects.first()
     version = PrePromptVersion.objects.filter(preprompt__key="none").first()
     endpoints = [Endpoint.objects.create(name=f"bench-{i}", model=f"m{i}", is_active=False) for i in range(2)]
@@ -123,8 +94,9 @@ def fill(n_clients: int, n_tasks: int, n_gold: int) -> list[str]:
             for p in prompts
             for e in endpoints
         )
+        pairs = {pair.prompt_id: pair for pair in RatingPair.objects.bulk_create(RatingPair(prompt=p) for p in prompts)}
         tasks = Task.objects.bulk_create(
-            Task(kind=TaskKind.RATING, prompt=g.prompt, pair_key=f"p{g.prompt_id}", overlap=2, remaining=2,
+            Task(kind=TaskKind.RATING, prompt=g.prompt, pair=pairs[g.prompt_id], overlap=2, remaining=2,
                  is_gold=i < n_gold)
             for i, g in enumerate(generations[: n_tasks + n_gold])
         )
@@ -132,12 +104,6 @@ def fill(n_clients: int, n_tasks: int, n_gold: int) -> list[str]:
             TaskResponse(task=t, generation=g, position=0) for t, g in zip(tasks, generations, strict=False)
         )
     return tokens
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # The app is loaded once in the master (preload) and every URL module imported there before the
@@ -151,24 +117,11 @@ def when_ready(server):
 """
 
 
-def start_gunicorn(url: str, workers: int, port: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, DEBUG="0", LOG_LEVEL="WARNING")
+def start_web(url: str, workers: int, port: int) -> subprocess.Popen:
     conf = ROOT / "var" / "bench-annotation-gunicorn.py"
     conf.write_text(GUNICORN_CONF)
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "--workers", str(workers), "-c", str(conf),
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--graceful-timeout", "5"],
-        cwd=ROOT, env=env,
-    )
-    probe = Client(port, "-")
-    for _ in range(600):
-        try:
-            probe.request("GET", "/api/tasks/ping/")  # 401: up
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("gunicorn did not start")
+    options = ["--workers", str(workers), "-c", str(conf), "--graceful-timeout", "5"]
+    return start_gunicorn(url, port, options, probe="/api/tasks/ping/")  # 401: up
 
 
 def worker_pids(master: int) -> list[int]:
@@ -179,18 +132,6 @@ def worker_pids(master: int) -> list[int]:
 def postgres_pids() -> list[int]:
     out = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
     return [int(pid) for pid in out.split()]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
 
 
 class Stats:
@@ -347,7 +288,7 @@ def verify(stats: Stats) -> list[tuple[str, bool, str]]:
 
 def main():
     args = parse_args()
-    url = database_url(args.db)
+    url = bench_database(args.db, pg_name="ann_bench", sqlite_name="bench-annotation.sqlite3")
     setup_django(url)
     from prompts.models import Criterion
 
@@ -358,7 +299,7 @@ def main():
 
     connections.close_all()
     port = free_port()
-    master = start_gunicorn(url, args.workers, port)
+    master = start_web(url, args.workers, port)
     try:
         warm = Stats()
         # every worker imports the URLconf and views on its first requests: keep that out of the figures

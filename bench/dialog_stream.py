@@ -25,16 +25,20 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import (
+    bench_database,
+    first_model,
+    free_port,
+    make_annotators,
+    prepare_database,
+    setup_django,
+    start_gunicorn,
+    start_tiny_vllm,
+)
 
-PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://studio:studio@127.0.0.1:5432/dlg_bench")
-SQLITE_PATH = Path(os.environ.get("BENCH_SQLITE", ROOT / "var" / "bench-dialog.sqlite3"))
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -50,65 +54,26 @@ def parse_args():
     return parser.parse_args()
 
 
-def database_url(kind: str) -> str:
-    if kind == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{SQLITE_PATH}"
-    import psycopg
-
-    base, name = PG_URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_URL
-
-
-def setup_django(url: str):
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-
 def model_server(args):
     """(base_url, model, process or None): the given server, or a tiny one started for this run."""
     from devtools import localserver as ls
 
     if args.vllm_url:
         ls.wait_ready(args.vllm_url, 300)
-        model = args.model
-        if not model:
-            import httpx
-
-            model = httpx.get(args.vllm_url.rstrip("/") + "/models", timeout=10).json()["data"][0]["id"]
-        return args.vllm_url.rstrip("/"), model, None
-    ls.ensure_venv()
-    model_dir = ROOT / "var" / "models" / "tiny"
-    ls.build_model("tiny", model_dir)
-    port = ls.free_port()
-    proc = ls.start_vllm(model_dir, port=port, served_name="tiny", log_path=ROOT / "var" / "log" / "bench-vllm.log")
-    base_url = f"http://127.0.0.1:{port}/v1"
-    print(f"starting a tiny vLLM server on {base_url} …", flush=True)
-    ls.wait_ready(base_url, 300, proc=proc)
+        return args.vllm_url.rstrip("/"), args.model or first_model(args.vllm_url), None
+    base_url, proc = start_tiny_vllm()
     return base_url, "tiny", proc
 
 
 def fill(base_url: str, model: str, max_tokens: int):
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
 
-    from core import roles
     from generation.models import Endpoint
-    from home.seeding import reference_seed
 
-    call_command("migrate", verbosity=0)
+    prepare_database()
     call_command("collectstatic", interactive=False, verbosity=0)  # gunicorn serves static via WhiteNoise
-    reference_seed()
-    user = get_user_model().objects.create_user(username="bench-dialog", password="bench-dialog-password-1")
-    roles.set_role(user, roles.ANNOTATOR)
+    (user,) = make_annotators(1, "bench-dialog")  # logged in by session below: no password
     for name in ("model-a", "model-b", "model-c"):
         Endpoint.objects.create(name=name, base_url=base_url, model=model, max_tokens=max_tokens,
                                 is_active=True, in_dialog_pool=True)
@@ -117,23 +82,9 @@ def fill(base_url: str, model: str, max_tokens: int):
     return user, client.cookies["sessionid"].value
 
 
-def start_gunicorn(url: str, port: int, threads: int) -> subprocess.Popen:
-    import httpx
-
-    env = dict(os.environ, DATABASE_URL=url, DEBUG="0", LOG_LEVEL="WARNING")
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "--worker-class", "gthread",
-         "--workers", "1", "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
-    for _ in range(300):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("gunicorn did not start")
+def start_web(url: str, port: int, threads: int) -> subprocess.Popen:
+    options = ["--worker-class", "gthread", "--workers", "1", "--threads", str(threads)]
+    return start_gunicorn(url, port, options, probe="/accounts/login/", wait_seconds=30)
 
 
 def next_turn(user, index: int):
@@ -238,7 +189,12 @@ def browser_hops(port: int, session: str, user, runs: int, start_index: int) -> 
         for i in range(runs):
             turn = next_turn(user, start_index + i)
             page.goto(f"/dialogs/{turn.dialog_id}/")
-            page.wait_for_function("(window.__dialogFirstTokens || []).length === 3", timeout=120_000)
+            # Polled from here: wait_for_function evals its predicate in the page, which the site's CSP forbids.
+            deadline = time.monotonic() + 120
+            while page.evaluate("(window.__dialogFirstTokens || []).length") < 3:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the three first tokens never reached the page")
+                page.wait_for_timeout(50)
             for item in page.evaluate("window.__dialogFirstTokens"):
                 hops.append(item["clientMs"] - item["serverMs"])
             page.wait_for_selector("#decide-submit:not([disabled])", timeout=120_000)
@@ -257,15 +213,15 @@ def summary(name: str, values: list[float], unit: str, scale: float = 1.0) -> st
 
 def main():
     args = parse_args()
-    url = database_url(args.db)
+    url = bench_database(args.db, pg_name="dlg_bench", sqlite_name="bench-dialog.sqlite3")
     setup_django(url)
     from devtools import localserver as ls
     from dialogs.services import turn_messages
 
     base_url, model, vllm_proc = model_server(args)
     user, session = fill(base_url, model, args.max_tokens)
-    port = ls.free_port()
-    web = start_gunicorn(url, port, args.threads)
+    port = free_port()
+    web = start_web(url, port, args.threads)
     direct, via_sse, hops, starts, pages = [], [], [], [], []
     try:
         # warm-up (connections, prefix cache, imports in the worker)

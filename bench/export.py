@@ -28,8 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, make_annotators, prepare_database, setup_django
 
 WORDS = ("żubr", "Wisła", "Kraków", "ustawa", "gmina", "rzeka", "kość", "źródło", "łąka", "zamek", "pierogi", "sejm")
 
@@ -42,37 +41,25 @@ def _text(kind: str, i: int, words: int = 30) -> str:
 def _setup(var_dir: str, database_url: str | None) -> None:
     os.environ["STUDIO_VAR_DIR"] = var_dir
     os.environ["EXPORT_ROOT"] = str(Path(var_dir) / "exports")
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    if not database_url:  # the SQLite file in var_dir, never a database named by the caller's environment
+        os.environ.pop("DATABASE_URL", None)
+    setup_django(database_url)
 
 
 def synthesize(n: int, batch: int = 5000) -> dict:
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import transaction
     from django.utils import timezone
 
-    from annotation.models import Ranking, Rating, Task, TaskKind, TaskResponse
+    from annotation.models import Ranking, Rating, RatingPair, Task, TaskKind, TaskResponse
     from core import roles
     from dialogs.models import Dialog, DialogCandidate, DialogSeat, DialogTurn
     from generation.models import Endpoint, Generation, PrePrompt
-    from home.seeding import reference_seed
     from prompts.models import Category, Criterion, DialogTypology, Prompt
     from qa.models import Review, ReviewTarget
 
-    call_command("migrate", verbosity=0)
-    if os.environ.get("DATABASE_URL"):
-        call_command("flush", interactive=False, verbosity=0)
-    reference_seed()
-    users = []
-    for k in range(10):
-        user = get_user_model().objects.create_user(username=f"bench{k}", password=None)
-        roles.set_role(user, roles.ANNOTATOR)
-        users.append(user.pk)
+    prepare_database(flush=bool(os.environ.get("DATABASE_URL")))  # only a --database-url one
+    users = [user.pk for user in make_annotators(10)]
     reviewer = get_user_model().objects.create_user(username="bench-qa", password=None)
     roles.set_role(reviewer, roles.QA_LEAD)
     endpoints = [Endpoint.objects.create(name=f"bench-model-{k}", model=f"m{k}").pk for k in range(4)]
@@ -85,7 +72,7 @@ def synthesize(n: int, batch: int = 5000) -> dict:
     n_rank_items = n * 5 // 10 // 2
     n_pairs = n * 4 // 10 // 4
     n_dialogs = max(n // 10 // 6, 1)
-    ids = {"prompt": 0, "gen": 0, "task": 0, "tr": 0, "ranking": 0, "rating": 0}
+    ids = {"prompt": 0, "gen": 0, "pair": 0, "task": 0, "tr": 0, "ranking": 0, "rating": 0}
 
     def next_id(key: str) -> int:
         ids[key] += 1
@@ -99,8 +86,8 @@ def synthesize(n: int, batch: int = 5000) -> dict:
         if len(rows) >= batch:
             flush(type(obj))
 
-    order = [Prompt, Generation, Task, TaskResponse, Ranking, Rating, Dialog, DialogSeat, DialogTurn, DialogCandidate,
-             Review]
+    order = [Prompt, Generation, RatingPair, Task, TaskResponse, Ranking, Rating, Dialog, DialogSeat, DialogTurn,
+             DialogCandidate, Review]
 
     def flush(model=None) -> None:
         # Parents before children (tidy; the deferred foreign keys would accept any order).
@@ -142,9 +129,11 @@ def synthesize(n: int, batch: int = 5000) -> dict:
                             all_unacceptable=custom, custom_text=_text("Własna", i) if custom else ""))
         for i in range(n_pairs):
             pid = prompt(i)
+            pair_id = next_id("pair")
+            add(RatingPair(id=pair_id, prompt_id=pid))
             for side in range(2):
                 tid = next_id("task")
-                add(Task(id=tid, kind=TaskKind.RATING, prompt_id=pid, pair_key=f"pair-{pid}", remaining=0))
+                add(Task(id=tid, kind=TaskKind.RATING, prompt_id=pid, pair_id=pair_id, remaining=0))
                 response(tid, pid, endpoints[side], 0)
                 for a in range(2):
                     score = 5 if side == 0 else 1 + (i + a) % 4
@@ -156,7 +145,7 @@ def synthesize(n: int, batch: int = 5000) -> dict:
         turn_id = cand_id = seat_id = 0
         for d in range(1, n_dialogs + 1):
             add(Dialog(id=d, annotator_id=users[d % len(users)], status=Dialog.Status.FINISHED, finished_at=now))
-            add(Review(target_kind=ReviewTarget.DIALOG, target_id=d, decision=Review.Decision.APPROVE, reviewer=reviewer))
+            add(Review(target_kind=ReviewTarget.DIALOG, dialog_id=d, decision=Review.Decision.APPROVE, reviewer=reviewer))
             seats = []
             for label, endpoint in zip("ABC", endpoints, strict=False):
                 seat_id += 1

@@ -27,13 +27,8 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://studio:studio@127.0.0.1:5432/gen_bench")
-SQLITE_PATH = Path(os.environ.get("BENCH_SQLITE", ROOT / "var" / "bench-generation.sqlite3"))
+from _common import ROOT, bench_database, cpu_seconds, first_model, prepare_database, setup_django, start_tiny_vllm
 
 
 def parse_args():
@@ -50,65 +45,18 @@ def parse_args():
     return p.parse_args()
 
 
-def ensure_pg_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(url: str):
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from prompts.models import Category
-
-    if not Category.objects.exists():
-        from home.seeding import reference_seed
-
-        reference_seed()
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def first_model(url: str) -> str:
-    import httpx
-
-    return httpx.get(url.rstrip("/") + "/models", timeout=10).json()["data"][0]["id"]
-
-
 def main() -> int:
     args = parse_args()
-    db_url = PG_URL if args.db == "postgres" else f"sqlite:///{SQLITE_PATH}"
-    if args.db == "postgres":
-        ensure_pg_database(db_url)
-    setup_django(db_url)
+    # The database is kept between runs (every run makes fresh prompts): created when missing, migrated, seeded.
+    setup_django(bench_database(args.db, pg_name="gen_bench", sqlite_name="bench-generation.sqlite3", fresh=False))
+    prepare_database()
 
     from devtools import localserver as ls
     from generation import client
 
     server = None
     if args.start_server:
-        model_dir = ROOT / "var" / "models" / "tiny"
-        ls.build_model("tiny", model_dir)
-        port = ls.free_port()
-        server = ls.start_vllm(model_dir, port=port, served_name="tiny", log_path=ROOT / "var" / "log" / "bench-vllm.log",
-                               log_requests=False)
-        args.url = f"http://127.0.0.1:{port}/v1"
-        print(f"starting vLLM at {args.url} …", flush=True)
-        ls.wait_ready(args.url, 300, proc=server)
+        args.url, server = start_tiny_vllm(log_requests=False)
     try:
         return run(args, client)
     finally:
@@ -117,12 +65,11 @@ def main() -> int:
 
 
 def run(args, client) -> int:
-    from tests.test_generation_celery import Worker
-
     from config.celery_app import app
     from generation.models import Campaign, Endpoint, Generation, PrePrompt
     from generation.services.campaigns import campaign_create, campaign_start
     from tests.factories import make_prompt
+    from tests.generation.support import Worker
 
     model = args.model or first_model(args.url)
     tag = uuid.uuid4().hex[:8]
@@ -157,7 +104,7 @@ def run(args, client) -> int:
     def campaign_run(prompts, worker):
         campaign = campaign_create(name=f"bench {tag}", prompt_filter={"ids": [p.pk for p in prompts]},
                                    endpoints=[endpoint], preprompts=preprompts, params=params)
-        cpu_before = cpu_seconds(worker.proc.pid)
+        cpu_before = cpu_seconds([worker.proc.pid])
         campaign_start(campaign=campaign)
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
@@ -165,7 +112,7 @@ def run(args, client) -> int:
             if campaign.status != Campaign.Status.RUNNING:
                 break
             time.sleep(1.0)  # the wall time comes from the campaign's own timestamps, not from this poll
-        cpu["worker"] += cpu_seconds(worker.proc.pid) - cpu_before
+        cpu["worker"] += cpu_seconds([worker.proc.pid]) - cpu_before
         done = Generation.objects.filter(campaign=campaign, status=Generation.Status.DONE)
         latencies["campaign"] += list(done.values_list("latency_ms", flat=True))
         wall = (campaign.finished_at - campaign.started_at).total_seconds()

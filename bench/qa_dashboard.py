@@ -1,6 +1,7 @@
 """Benchmark: the QA dashboard, review queue counts and coverage on ~100k annotations.
 
-    .venv/bin/python bench/qa_dashboard.py [--ratings-pairs 17500] [--rankings 10000] [--annotators 50]
+    .venv/bin/python bench/qa_dashboard.py [--rating-pairs 17500] [--rankings 10000] [--annotators 50]
+                                           [--dialogs 400]
 
 Uses its own database (DATABASE_URL, default a SQLite file under /tmp), migrates and fills it once with
 bulk inserts, then prints how long each read takes and how many queries it runs. Figures, not assertions.
@@ -9,28 +10,18 @@ bulk inserts, then prints how long each read takes and how many queries it runs.
 import argparse
 import os
 import random
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/studio-bench-qa.sqlite3")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from _common import make_annotators, prepare_database, setup_django
 
-import django  # noqa: E402
+setup_django(os.environ.get("DATABASE_URL", "sqlite:////tmp/studio-bench-qa.sqlite3"))
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 
 def fill(n_rating_pairs: int, n_rankings: int, n_annotators: int, n_dialogs: int, seed: int = 7) -> None:
-    from django.contrib.auth import get_user_model
-
-    from annotation.models import Ranking, Rating, Task, TaskResponse
-    from core import roles
+    from annotation.models import Ranking, Rating, RatingPair, Task, TaskResponse
     from dialogs.models import Dialog, DialogCandidate, DialogSeat, DialogTurn
     from generation.models import Endpoint, Generation, PrePromptVersion
     from home.seeding import reference_seed
@@ -38,13 +29,7 @@ def fill(n_rating_pairs: int, n_rankings: int, n_annotators: int, n_dialogs: int
 
     rng = random.Random(seed)
     reference_seed()
-    roles.ensure_groups()
-    user_model = get_user_model()
-    annotators = []
-    for i in range(n_annotators):
-        user = user_model.objects.create_user(username=f"bench{i:03d}", password=None)
-        roles.set_role(user, roles.ANNOTATOR)
-        annotators.append(user)
+    annotators = make_annotators(n_annotators, "bench{:03d}")
     categories = list(Category.objects.all())
     keys = list(Criterion.objects.values_list("key", flat=True))
     endpoints = [Endpoint.objects.create(name=f"bench-model-{i}", model=f"m{i}") for i in range(4)]
@@ -60,8 +45,12 @@ def fill(n_rating_pairs: int, n_rankings: int, n_annotators: int, n_dialogs: int
         generations = Generation.objects.bulk_create(
             [Generation(prompt=p, endpoint=endpoints[k], preprompt_version=version, status="done", text="odp")
              for p in prompt_list for k in range(n_responses)], batch_size=2000)
+        pairs = {}
+        if kind == "rating":
+            made = RatingPair.objects.bulk_create([RatingPair(prompt=p) for p in prompt_list], batch_size=2000)
+            pairs = {pair.prompt_id: pair for pair in made}
         tasks = Task.objects.bulk_create(
-            [Task(kind=kind, prompt=p, pair_key=f"b{p.id}" if kind == "rating" else "", remaining=0)
+            [Task(kind=kind, prompt=p, pair=pairs.get(p.id), remaining=0)
              for p in prompt_list for _ in range(per_prompt)], batch_size=2000)
         responses = []
         for index, task in enumerate(tasks):
@@ -129,7 +118,7 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=50)
     parser.add_argument("--dialogs", type=int, default=400)
     args = parser.parse_args()
-    call_command("migrate", verbosity=0)
+    prepare_database(seed=False)  # seeding is part of the timed fill below
     from annotation.models import Ranking, Rating
 
     if not Rating.objects.exists():

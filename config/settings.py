@@ -5,9 +5,11 @@ Embedded defaults run with nothing but Python: a SQLite file and Celery's filesy
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -46,9 +48,15 @@ def env_list(name: str, default: str) -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and not env_bool("STUDIO_ALLOW_DEV_SECRET", True):
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
-    SECRET_KEY = "dev-insecure-preference-studio-key-change-me"  # noqa: S105 - local default only
+    if not DEBUG:
+        # A key published in the repository would let anyone forge sessions and password-reset links.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random string, e.g. "
+            "SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))'); scripts/run.sh keeps "
+            "one in $STUDIO_VAR_DIR/secret_key, docker compose reads it from .env. Only DEBUG=true (local "
+            "development) runs without one."
+        )
+    SECRET_KEY = "dev-insecure-preference-studio-key-debug-only"  # noqa: S105 - DEBUG=true only
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
@@ -68,6 +76,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    "axes",
+    "csp",
     # Our apps, bottom to top (each imports only apps listed before it; see docs/architecture.md).
     "core",
     "prompts",
@@ -83,6 +93,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a login refused by the throttle into the lockout page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -140,6 +152,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before any password check
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -172,17 +185,38 @@ ACCOUNT_ADAPTER = "core.accounts.InvitationOnlyAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
-ACCOUNT_RATE_LIMITS = {"login_failed": "5/m/ip,5/5m/key"}
+# The per-account lock is django-axes' (below). allauth keeps only generous per-IP flood guards, so that one
+# person's typos never lock out an office behind one NAT address.
+ACCOUNT_RATE_LIMITS = {"login": "120/m/ip", "login_failed": "100/10m/ip"}
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = True
+
+# Login throttle (django-axes) for every login form: allauth's and the Django admin's both authenticate through
+# AxesStandaloneBackend. Keyed by account AND client IP: failures for one account never lock another account out
+# from the same IP, nor the same account elsewhere. Attempts are rows in the database, shared by every web
+# process with or without Redis; admins see them under Admin > Axes > Access attempts and unlock by deleting
+# them, or run `manage.py axes_reset_username NAME` (README, Security).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("STUDIO_LOGIN_FAILURE_LIMIT", 5)
+# 0 = locked until an admin unlocks.
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("STUDIO_LOGIN_COOLOFF_MINUTES", 15)) or None
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "core.security.login_username"  # username or e-mail of one account: one key
+AXES_CLIENT_IP_CALLABLE = "core.security.client_ip"  # honours STUDIO_TRUSTED_PROXY_COUNT
+AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
+AXES_VERBOSE = False  # no start-up banner on every command; failures and lockouts are still logged
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "studio@localhost")
 
+# One cache shared by every process: gunicorn's workers and the Celery worker. A per-process (locmem) cache
+# gave each worker its own QA dashboard computation, so successive polls flipped between two "computed at"
+# times, a background refresh never reached the web, and login rate limits counted per worker.
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
         if os.environ.get("REDIS_URL")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     )
 }
 
@@ -195,6 +229,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # A StudioError a service raises becomes {"detail": message} with its status (core/errors.py).
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Preference Studio API",
@@ -204,6 +240,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # A collection URL served by one APIView per operation (core.api.operations) is documented per view.
+    "PREPROCESSING_HOOKS": ["core.api.schema_operations"],
+    # Seats A/B/C appear in several inputs (seat, custom_from): one enum in the schema, not one per field.
+    "ENUM_NAME_OVERRIDES": {"SeatEnum": "dialogs.services.SEAT_LABELS"},
 }
 
 # Celery: filesystem broker by default (no server), Redis when CELERY_BROKER_URL is set.
@@ -238,12 +278,65 @@ STUDIO_CLAIM_LEASE_SECONDS = env_int("STUDIO_CLAIM_LEASE_SECONDS", 30 * 60)
 STUDIO_GOLD_EVERY = env_int("STUDIO_GOLD_EVERY", 10)
 STUDIO_NO_OWN_PROMPTS = env_bool("STUDIO_NO_OWN_PROMPTS", True)
 STUDIO_LOCAL_MODEL_URL = os.environ.get("STUDIO_LOCAL_MODEL_URL", "http://127.0.0.1:8100/v1")
+# File imports (prompts, responses; core/imports.py): the largest file, prompt text (like the annotation text
+# fields) and imported model response accepted.
+STUDIO_IMPORT_MAX_FILE_BYTES = env_int("STUDIO_IMPORT_MAX_FILE_BYTES", 200 * 1024 * 1024)
+STUDIO_IMPORT_MAX_TEXT_CHARS = env_int("STUDIO_IMPORT_MAX_TEXT_CHARS", 20_000)
+STUDIO_IMPORT_MAX_RESPONSE_CHARS = env_int("STUDIO_IMPORT_MAX_RESPONSE_CHARS", 100_000)
+# Task assembly: a prompt of at least this many characters, or this many sentences / list items, is
+# rated (long, complex); shorter ones are ranked. Defaults of RoutingRule and of every assemble form.
+STUDIO_RATING_MIN_CHARS = env_int("STUDIO_RATING_MIN_CHARS", 600)
+STUDIO_RATING_MIN_PARTS = env_int("STUDIO_RATING_MIN_PARTS", 6)
+
+# Generation campaigns. A transient failure (timeout, 429, 5xx) is retried with backoff until this many
+# attempts, then the row fails.
+STUDIO_GENERATION_MAX_ATTEMPTS = env_int("STUDIO_GENERATION_MAX_ATTEMPTS", 8)
+# A runner hands over to a fresh task after this long, well inside CELERY_TASK_SOFT_TIME_LIMIT.
+STUDIO_RUNNER_SLICE_SECONDS = env_int("STUDIO_RUNNER_SLICE_SECONDS", 1200)
+# The beat task re-enqueues a running campaign's runner that has not heartbeaten for this long.
+STUDIO_RUNNER_STALE_SECONDS = env_int("STUDIO_RUNNER_STALE_SECONDS", 120)
+
+# HTTPS. The defaults serve plain HTTP on 127.0.0.1 (scripts/run.sh, tests, benches); a deployment behind TLS
+# sets the production values of .env.example, with which `manage.py check --deploy` reports no issues.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# Behind a TLS-terminating reverse proxy: the header and value it sets on HTTPS requests
+# ("HTTP_X_FORWARDED_PROTO,https"), whether its X-Forwarded-Host is trusted, and how many proxies append to
+# X-Forwarded-For (the client address the login throttles count; 0 = the socket's peer address).
+_proxy_ssl_header = tuple(env_list("SECURE_PROXY_SSL_HEADER", ""))
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be HEADER,VALUE, e.g. HTTP_X_FORWARDED_PROTO,https")
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header or None
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+STUDIO_TRUSTED_PROXY_COUNT = env_int("STUDIO_TRUSTED_PROXY_COUNT", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = STUDIO_TRUSTED_PROXY_COUNT
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the <body> hx-headers, not the cookie
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): pages load only our own static files. No inline scripts, <style>
+# blocks, style attributes or event-handler attributes anywhere (htmx is told not to inject its indicator
+# <style>: templates/base.html); QA charts are data: URIs. Swagger UI (/api/docs/) needs no exception either:
+# config/urls.py serves its start-up script from a URL and its page CSS from static files.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,

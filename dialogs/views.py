@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core.access import annotator_required
+from core.errors import message_error
 from dialogs import services as dialog_services
 from dialogs.models import Dialog, DialogCandidate, DialogTurn
 from dialogs.selectors import dialog_for_user, dialog_state, dialogs_of
@@ -59,7 +60,7 @@ def dialog_start(request):
     try:
         dialog = dialog_services.dialog_start(annotator=request.user)
     except DialogError as exc:
-        messages.error(request, str(exc))
+        message_error(request, exc)
         return redirect("dialogs:dialog_list")
     return redirect(_detail_url(dialog))
 
@@ -139,6 +140,7 @@ def _candidate_context(request, dialog: Dialog, turn: DialogTurn, candidate: Dia
     position = (turn.column_order.index(candidate.seat.label) + 1) if candidate.seat.label in turn.column_order else 0
     readonly = dialog.annotator_id != request.user.pk
     candidate.public_error = dialog_services.public_error(candidate.error)
+    candidate.can_retry = dialog_services.candidate_can_retry(candidate)
     return {
         "dialog": dialog,
         "turn": turn,
@@ -171,7 +173,7 @@ def dialog_candidate_retry(request, pk: int, index: int, seat: str):
     except DialogError as exc:
         if request.htmx:
             return render(request, "dialogs/dialog.html#error", {"error": str(exc)}, status=400)
-        messages.error(request, str(exc))
+        message_error(request, exc)
         return redirect(_detail_url(dialog, turn.index))
     if request.htmx:
         candidate = DialogCandidate.objects.select_related("seat").get(pk=candidate.pk)

@@ -20,6 +20,10 @@ Selection (`ExportFilters`) and the QA review rule (see exports/README.md):
   responses unacceptable (then the judgement is dropped: its "best" is an unacceptable answer).
 * A dialog is cut before its first unusable turn (custom answer held back, or undecided): later turns were
   generated with that answer in context.
+* Model answers that repeat their pre-prompt (`Generation.echoes_preprompt`, set by post-processing) are held
+  back whatever the review status: a ranking keeps the order of its other responses, a rating pair loses that
+  response (and with it its pair). Counted per response as `ranking_response_echoes_preprompt` and
+  `rating_response_echoes_preprompt`.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ import orjson
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
+from annotation import selectors as annotation_selectors
 from annotation.models import Ranking, Rating, Task, TaskKind, TaskResponse
+from core.errors import StudioError
 from dialogs.models import Dialog, DialogCandidate, DialogTurn
 from prompts.models import PromptSource
 from qa import selectors as qa_selectors
@@ -51,7 +57,7 @@ KEPT_DECISIONS = frozenset({Review.Decision.APPROVE, Review.Decision.EDIT})
 DIALOG_CATEGORY = "dialog"
 
 
-class ParamsError(ValueError):
+class ParamsError(StudioError):
     """Export parameters that cannot be used; the message says which and why."""
 
 
@@ -268,11 +274,17 @@ def iter_ranking_items(
             )
         }
         candidates: dict[int, list[P.Candidate]] = defaultdict(list)
-        for tid, rid, text, model in (
+        echoes: set[str] = set()  # response ids held out: the answer repeats its pre-prompt
+        for tid, rid, text, model, echo in (
             TaskResponse.objects.filter(task_id__in=task_ids)
             .order_by("task_id", "position")
-            .values_list("task_id", "id", "generation__text", "generation__endpoint__name")
+            .values_list("task_id", "id", "generation__text", "generation__endpoint__name",
+                         "generation__echoes_preprompt")
         ):
+            if echo:
+                echoes.add(str(rid))
+                stats.held_back["ranking_response_echoes_preprompt"] += 1
+                continue
             candidates[tid].append(P.Candidate(response_id=str(rid), text=text, model=model))
         rows = list(
             rankings.filter(task_id__in=task_ids)
@@ -294,9 +306,10 @@ def iter_ranking_items(
             judgements[tid].append(
                 P.RankingJudgement(
                     annotator=annotator_key(annotator_id),
-                    order=tuple(str(x) for x in _json(order, ())),
+                    # A held-out response leaves the order of the others as the annotator ranked them.
+                    order=tuple(str(x) for x in _json(order, ()) if str(x) not in echoes),
                     custom_text=custom_text or None,
-                    hardness={str(k): v for k, v in (_json(hardness, None) or {}).items()},
+                    hardness={str(k): v for k, v in (_json(hardness, None) or {}).items() if str(k) not in echoes},
                 )
             )
         for tid in task_ids:
@@ -376,13 +389,14 @@ def _ratings(filters: ExportFilters) -> QuerySet:
 
 
 def _first_rating_tasks(filters: ExportFilters) -> QuerySet:
-    """One task per rating pair: the smaller id of the tasks sharing a pair key (the QA review target)."""
-    earlier = Task.objects.filter(kind=TaskKind.RATING, pair_key=OuterRef("pair_key"), id__lt=OuterRef("id"))
-    return (
-        Task.objects.filter(kind=TaskKind.RATING)
-        .filter(_task_filter(filters))
-        .exclude(Q(Exists(earlier)) & ~Q(pair_key=""))
-    )
+    """One task per rating item: the smaller task id of a RatingPair, or a rating task without a pair.
+
+    That task id is the item's id in the exported files (`item_id`, the `pair_id` prefix) and its order:
+    the identifier exports have always written for a rating pair, kept so the same data gives the same
+    bytes. QA reviews name the RatingPair itself.
+    """
+    earlier = Task.objects.filter(pair=OuterRef("pair"), id__lt=OuterRef("id"))  # never true without a pair
+    return Task.objects.filter(kind=TaskKind.RATING).filter(_task_filter(filters)).exclude(Exists(earlier))
 
 
 def _in_rating_queue(responses: list[P.RatedResponse], merge: str) -> tuple[bool, P.RatedResponse | None]:
@@ -403,33 +417,39 @@ def iter_rating_items(
     chunk_size: int = 2000,
     stats: AdapterStats | None = None,
 ) -> Iterator[P.RatingItem]:
-    """Rating pairs (tasks sharing a pair key; a task without one is its own item), by first task id."""
+    """Rating pairs (a task without a pair is its own item), by first task id (see _first_rating_tasks)."""
     stats = stats if stats is not None else AdapterStats()
     ratings = _ratings(filters)
     for first_ids in _keyset(_first_rating_tasks(filters), chunk_size=chunk_size):
         firsts = list(
             Task.objects.filter(id__in=first_ids).values_list(
-                "id", "pair_key", "prompt_id", "prompt__text", "prompt__category__key"
+                "id", "pair_id", "prompt_id", "prompt__text", "prompt__category__key"
             )
         )
-        keys = [key for _, key, *_ in firsts if key]
+        pair_ids = [pair_id for _, pair_id, *_ in firsts if pair_id is not None]
         members: dict[int, list[int]] = {fid: [fid] for fid in first_ids}
-        first_of_key = {key: fid for fid, key, *_ in firsts if key}
-        for tid, key in (
-            Task.objects.filter(kind=TaskKind.RATING, pair_key__in=keys)
+        first_of_pair = {pair_id: fid for fid, pair_id, *_ in firsts if pair_id is not None}
+        for tid, pair_id in (
+            Task.objects.filter(kind=TaskKind.RATING, pair_id__in=pair_ids)
             .exclude(id__in=first_ids)
             .order_by("id")
-            .values_list("id", "pair_key")
+            .values_list("id", "pair_id")
         ):
-            members[first_of_key[key]].append(tid)
+            members[first_of_pair[pair_id]].append(tid)
         all_ids = [t for ids in members.values() for t in ids]
         response_of: dict[int, tuple[str, str, str]] = {}
-        for tid, rid, text, model in (
+        echoing: set[int] = set()  # rating tasks whose response repeats its pre-prompt: held out
+        for tid, rid, text, model, echo in (
             TaskResponse.objects.filter(task_id__in=all_ids)
             .order_by("task_id", "position")
-            .values_list("task_id", "id", "generation__text", "generation__endpoint__name")
+            .values_list("task_id", "id", "generation__text", "generation__endpoint__name",
+                         "generation__echoes_preprompt")
         ):
+            if echo:
+                echoing.add(tid)
+                continue
             response_of.setdefault(tid, (str(rid), text, model))  # a rating task shows one response
+        complete = annotation_selectors.rating_tasks_complete(all_ids)
         scores: dict[int, list[P.CriterionRating]] = defaultdict(list)
         for tid, annotator_id, values in (
             ratings.filter(task_id__in=all_ids).order_by("task_id", "id")
@@ -438,9 +458,11 @@ def iter_rating_items(
             clean = {k: v for k, v in (_json(values, None) or {}).items() if isinstance(v, int)}
             if clean:
                 scores[tid].append(P.CriterionRating(annotator=annotator_key(annotator_id), scores=clean))
-        reviews = {} if filters.review_status == "all" else qa_selectors.review_state(ReviewTarget.RATING_PAIR, first_ids)
-        for fid, _key, prompt_id, text, category in firsts:
+        reviews = {} if filters.review_status == "all" else qa_selectors.review_state(ReviewTarget.RATING_PAIR, pair_ids)
+        for fid, pair_id, prompt_id, text, category in firsts:
             stats.items["rating"] += 1
+            for _tid in echoing.intersection(members[fid]):
+                stats.held_back["rating_response_echoes_preprompt"] += 1
             responses = [
                 P.RatedResponse(response_id=rid, text=rtext, model=model, ratings=tuple(scores.get(tid, ())))
                 for tid in members[fid]
@@ -449,8 +471,13 @@ def iter_rating_items(
             ]
             if not any(r.ratings for r in responses):
                 continue
+            if any(tid in response_of and tid not in complete for tid in members[fid]):
+                # Half the required ratings is a different, noisier label: wait for the rest (QA coverage
+                # lists these pairs as a gap).
+                stats.held_back["rating_pair_incomplete"] += 1
+                continue
             if filters.review_status != "all":
-                review = reviews.get(fid)
+                review = reviews.get(pair_id)
                 queued, winner = _in_rating_queue(responses, merge)
                 decision = _decision(review)
                 if (queued or review is not None) and _held_back(decision, filters.review_status):

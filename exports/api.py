@@ -4,7 +4,6 @@ One APIView per operation. Parameters are the flat dict stored on the export (se
 every ExportParams field plus the selection filters; omitted keys take their defaults.
 """
 
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -53,8 +52,8 @@ def _get_export(export_id: int) -> Export:
     return get_object_or_404(Export.objects.select_related("created_by"), pk=export_id)
 
 
-class ExportListCreateAPI(APIView):
-    """GET: the latest exports. POST: queue a new export ({"name", "params"}); 201 with its status."""
+class ExportListApi(APIView):
+    """The latest exports (at most 100), newest first."""
 
     permission_classes = [IsStudioAdmin]
 
@@ -63,21 +62,23 @@ class ExportListCreateAPI(APIView):
         exports = selectors.exports_recent()[:100]
         return Response(ExportOutput(exports, many=True).data)
 
+
+class ExportCreateApi(APIView):
+    """Queue a new export ({"name", "params"}); 201 with its status."""
+
+    permission_classes = [IsStudioAdmin]
+
     @extend_schema(request=ExportCreateInput, responses={201: ExportOutput})
     def post(self, request):
         data = ExportCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            export = services.export_create(
-                user=request.user, name=data.validated_data["name"], params=data.validated_data["params"]
-            )
-        except ValidationError as exc:
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+        export = services.export_create(  # refused parameters: 400 with the field
+            user=request.user, name=data.validated_data["name"], params=data.validated_data["params"]
+        )
         return Response(ExportOutput(export).data, status=status.HTTP_201_CREATED)
 
 
-class ExportStatusAPI(APIView):
+class ExportStatusApi(APIView):
     permission_classes = [IsStudioAdmin]
 
     @extend_schema(responses=ExportOutput)
@@ -85,7 +86,7 @@ class ExportStatusAPI(APIView):
         return Response(ExportOutput(_get_export(export_id)).data)
 
 
-class ExportFilesAPI(APIView):
+class ExportFilesApi(APIView):
     """The files of a finished export with their SHA-256 (empty until it is done)."""
 
     permission_classes = [IsStudioAdmin]
@@ -100,7 +101,7 @@ class ExportFilesAPI(APIView):
         return Response(ExportFileOutput(files, many=True).data)
 
 
-class ExportDownloadAPI(APIView):
+class ExportDownloadApi(APIView):
     """One file of a finished export (only names listed in its manifest)."""
 
     permission_classes = [IsStudioAdmin]

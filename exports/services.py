@@ -27,27 +27,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import adapters as A
+from . import card as C
 from . import tasks
 from . import writers as W
 from .models import Export
 
 log = logging.getLogger(__name__)
 
-CARD_TITLE = "Preference Studio preference dataset"
 PROGRESS_EVERY_SECONDS = 0.5
-
-REVIEW_RULES = {
-    "approved": (
-        "Items that go through a QA review queue (custom answers in rankings and dialogs, dialogs, rating "
-        "pairs whose winning mean is below 4.5 or tied) are exported only when their latest review is "
-        "*approve* or *edit*; an edit exports the QA lead's text. Other items are not held back by review."
-    ),
-    "not_rejected": (
-        "Items whose latest QA review is *reject* are left out; unreviewed items are kept; an edit exports "
-        "the QA lead's text."
-    ),
-    "all": "QA reviews are ignored: the annotations are exported as the annotators left them.",
-}
 
 
 @functools.cache
@@ -126,21 +113,22 @@ def _ranking_items(filters: A.ExportFilters, params: W.ExportParams, stats: A.Ad
     return A.limit_hard_share((counting, items), params=params, target=filters.hard_share, stats=stats)
 
 
-def _selection_section(filters: A.ExportFilters, stats: A.AdapterStats) -> str:
-    lines = ["", "## Selection and QA review", ""]
+def _selection_section(filters: A.ExportFilters, stats: A.AdapterStats, language: str) -> str:
+    """The card's account of what was read and held back, in the card's language (exports/card.py)."""
+    t = C.text(language)
+    lines = ["", t["selection"], ""]
     lines += [f"- `{k}`: `{json.dumps(v, ensure_ascii=False)}`" for k, v in sorted(filters.as_dict().items())]
-    lines += ["", f"Review rule (`review_status` = `{filters.review_status}`): {REVIEW_RULES[filters.review_status]}"]
+    rule = t[f"rule_{filters.review_status}"]
+    lines += ["", t["review_rule"].format(status=filters.review_status, rule=rule)]
     lines += [
-        "A ranking judgement whose custom answer is held back keeps its order, unless all four responses were "
-        "marked unacceptable (then it is dropped). A dialog is cut before its first turn whose answer is held "
-        "back or undecided. Rating skips are never exported. Annotators appear as pseudonymous ids (`a<n>`).",
+        t["held_back_rules"],
         "",
-        "| Read | Items |",
+        t["read_table"],
         "| --- | ---: |",
     ]
     lines += [f"| {k} | {v} |" for k, v in sorted(stats.items.items())]
     if stats.held_back:
-        lines += ["", "| Held back | Count |", "| --- | ---: |"]
+        lines += ["", t["held_back_table"], "| --- | ---: |"]
         lines += [f"| {k} | {v} |" for k, v in sorted(stats.held_back.items())]
     return "\n".join(lines) + "\n"
 
@@ -166,11 +154,11 @@ def build_files(
         dialogs=A.iter_dialogs(filters, chunk_size=max(chunk_size // 4, 1), stats=stats) if filters.wants("dialog") else (),
         params=params,
         code_version=code_version(),
-        title=CARD_TITLE,
+        title=C.text(params.language)["title"],
         on_item=on_item,
     )
     with (out_dir / W.CARD).open("a", encoding="utf-8", newline="\n") as card:
-        card.write(_selection_section(filters, stats))
+        card.write(_selection_section(filters, stats, params.language))
     manifest = W.write_manifest(
         out_dir,
         parameters={**manifest["parameters"], "filters": filters.as_dict()},

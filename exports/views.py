@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core.access import admin_required
+from core.errors import form_add_error
 from core.rendering import render_markdown
 
 from . import selectors, services
@@ -43,8 +44,7 @@ def export_create(request):
         try:
             export = services.export_create(user=request.user, name=form.cleaned_data["name"], params=form.params())
         except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
+            form_add_error(form, exc)
         else:
             messages.success(request, _("The export is queued; this page shows its progress."))
             return redirect("exports:detail", export_id=export.pk)

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from exports import card as C
 from exports import pairs as P
 
 FORMAT_VERSION = 1
@@ -453,20 +454,23 @@ def _n(value: int) -> str:
     return f"{value:,}".replace(",", " ")  # the paper's thin-space thousands: 10 497
 
 
-def render_table1(counts: Mapping[str, Any]) -> str:
-    """Markdown tables shaped like the paper's Table 1 (reference categories in paper order, then others)."""
+def render_table1(counts: Mapping[str, Any], language: str = "pl") -> str:
+    """Markdown tables shaped like the paper's Table 1 (reference categories in paper order, then others),
+    with headings and category names in ``language``."""
     single = counts["single_turn"]
     reference = P.load_reference()["prompt_categories"]
     known = {c["key"] for c in reference}
+    names = C.category_names(language)
+    t = C.text(language)
     groups = [
-        ("Original prompts", [(c["key"], c["name"]) for c in reference if c["origin"] == "original"]),
-        ("Adapted prompts", [(c["key"], c["name"]) for c in reference if c["origin"] == "adapted"]),
+        (t["original"], [(c["key"], names[c["key"]]) for c in reference if c["origin"] == "original"]),
+        (t["adapted"], [(c["key"], names[c["key"]]) for c in reference if c["origin"] == "adapted"]),
     ]
     others = [(k, k) for k in sorted(single) if k not in known]
     if others:
-        groups.append(("Other categories", others))
+        groups.append((t["other"], others))
     lines = [
-        "| Prompt type | Rating #prompts | Rating #pairs | Ranking #prompts | Ranking #pairs |",
+        t["table1_header"],
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     totals = [0, 0, 0, 0]
@@ -483,13 +487,13 @@ def render_table1(counts: Mapping[str, Any]) -> str:
             ]
             totals = [t + v for t, v in zip(totals, values, strict=True)]
             lines.append(f"| {_cell(name)} | " + " | ".join(_n(v) for v in values) + " |")
-    lines.append("| **Total** | " + " | ".join(f"**{_n(v)}**" for v in totals) + " |")
+    lines.append(f"| **{t['total']}** | " + " | ".join(f"**{_n(v)}**" for v in totals) + " |")
     d = counts["dialogs"]
     lines += [
         "",
-        "| Multi-turn dialogs | #dialogs | #turns | #pairs | mean #turns |",
+        t["dialog_header"],
         "| --- | ---: | ---: | ---: | ---: |",
-        f"| Dialogs | {_n(d['dialogs'])} | {_n(d['turns'])} | {_n(d['pairs'])} | {d['mean_turns']:.2f} |",
+        f"| {t['dialogs']} | {_n(d['dialogs'])} | {_n(d['turns'])} | {_n(d['pairs'])} | {d['mean_turns']:.2f} |",
     ]
     return "\n".join(lines)
 
@@ -504,7 +508,10 @@ def render_dataset_card(
     language: str = "pl",
     groups: Mapping[str, Any] | None = None,
 ) -> str:
-    """A Hugging Face style README.md: data-file configs in the YAML header, Table 1 counts, parameters."""
+    """A Hugging Face style README.md: data-file configs in the YAML header, Table 1 counts, parameters.
+
+    Written in ``language`` (the `language:` of the header): Polish for "pl", English otherwise."""
+    t = C.text(language)
     configs = []
     for stem in ("preference", "kto", "sft"):
         present = [s for s in SPLITS if f"{stem}.{s}.jsonl" in files]
@@ -512,7 +519,7 @@ def render_dataset_card(
             configs.append(f"- config_name: {stem}\n  data_files:")
             configs += [f"  - split: {s}\n    path: {stem}.{s}.jsonl" for s in present]
     header = "\n".join(["---", f"language:\n- {language}", "configs:", *configs, "---"])
-    file_lines = ["| File | Rows |", "| --- | ---: |"]
+    file_lines = [t["file_table"], "| --- | ---: |"]
     file_lines += [f"| `{name}` | {_n(meta['rows'])} |" for name, meta in sorted(files.items())]
     parameter_lines = [
         f"- `{k}`: `{json.dumps(v, ensure_ascii=False)}`" for k, v in sorted(parameters.items())
@@ -523,43 +530,36 @@ def render_dataset_card(
             "",
             f"# {_cell(title)}",
             "",
-            "Human preference data built along the PLLuM-Align workflow (rating, ranking and live dialogs),",
-            "in TRL's conversational format: `prompt` is a list of messages (dialog context included),",
-            "`chosen`/`rejected`/`completion` a single assistant message. KTO rows carry a boolean `label`,",
-            "SFT rows a `messages` list, `scores.jsonl` per-criterion mean ratings per response.",
+            t["intro"],
             "",
-            "## Counts (shape of the paper's Table 1)",
+            t["counts"],
             "",
-            render_table1(counts),
+            render_table1(counts, language),
             "",
-            "## Files",
+            t["files"],
             "",
-            "The train/eval split is grouped by prompt (normalized first user message), so a prompt or a",
-            "dialog never appears on both sides. `manifest.json` lists every file with its SHA-256.",
-            *_group_lines(groups),
+            t["split"],
+            *_group_lines(groups, t),
             "",
             *file_lines,
             "",
-            "## Parameters",
+            t["parameters"],
             "",
             *parameter_lines,
             "",
-            f"Code version: `{_cell(code_version)}`",
+            t["code_version"].format(version=_cell(code_version)),
             "",
         ]
     )
 
 
-def _group_lines(groups: Mapping[str, Any] | None) -> list[str]:
+def _group_lines(groups: Mapping[str, Any] | None, t: Mapping[str, str]) -> list[str]:
     if not groups:
         return []
-    lines = ["", f"Prompt groups: {_n(groups['train'])} in train, {_n(groups['eval'])} in eval."]
+    lines = ["", t["groups"].format(train=_n(groups["train"]), eval=_n(groups["eval"]))]
     if groups.get("moved"):
         moved = groups["moved"]
-        lines.append(
-            f"One group (`{_cell(moved['group_id'])}`) was moved from {moved['from']} to {moved['to']} so that "
-            "neither split is empty."
-        )
+        lines.append(t["moved"].format(group=_cell(moved["group_id"]), source=moved["from"], target=moved["to"]))
     return lines
 
 

@@ -10,7 +10,7 @@ from .services.endpoints import endpoint_check_health
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
     list_display = ["name", "model", "base_url", "is_active", "supports_system_role", "max_concurrency",
-                    "max_tokens", "health"]
+                    "max_tokens", "context_length", "health"]
     list_filter = ["is_active", "supports_system_role", "in_dialog_pool"]
     search_fields = ["name", "model"]
     readonly_fields = ["last_health", "created"]
@@ -58,8 +58,8 @@ class CampaignAdmin(admin.ModelAdmin):
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     list_display = ["id", "prompt_excerpt", "endpoint", "preprompt_version", "sample_index", "status",
-                    "completion_tokens", "latency_ms", "attempts", "imported"]
-    list_filter = ["status", "imported", "endpoint", "campaign"]
+                    "completion_tokens", "latency_ms", "attempts", "imported", "echoes_preprompt"]
+    list_filter = ["status", "imported", "echoes_preprompt", "endpoint", "campaign"]
     search_fields = ["text", "prompt__text"]
     list_select_related = ["prompt", "endpoint", "preprompt_version__preprompt"]
     raw_id_fields = ["prompt", "campaign"]

@@ -17,45 +17,64 @@ from .services import campaigns as campaign_services
 from .services.endpoints import endpoint_check_health
 from .services.imports import responses_import
 
+ENDPOINT_SETTINGS = [
+    "name", "base_url", "model", "api_key_env", "temperature", "top_p", "top_k", "max_tokens", "context_length",
+    "supports_system_role", "max_concurrency", "timeout_seconds", "is_active", "in_dialog_pool",
+]
 
-class EndpointSerializer(serializers.ModelSerializer):
+
+class EndpointInput(serializers.ModelSerializer):
     class Meta:
         model = Endpoint
-        fields = [
-            "id", "name", "base_url", "model", "api_key_env", "temperature", "top_p", "top_k", "max_tokens",
-            "supports_system_role", "max_concurrency", "timeout_seconds", "is_active", "in_dialog_pool",
-            "last_health",
-        ]
-        read_only_fields = ["id", "last_health"]
+        fields = ENDPOINT_SETTINGS
+
+    def validate(self, attrs):
+        max_tokens, context_length = attrs.get("max_tokens"), attrs.get("context_length")
+        if max_tokens and context_length and max_tokens >= context_length:
+            raise serializers.ValidationError({"max_tokens": "must be smaller than context_length"})
+        return attrs
 
 
-class EndpointListCreateApi(APIView):
+class EndpointOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Endpoint
+        fields = ["id", *ENDPOINT_SETTINGS, "last_health"]
+        read_only_fields = fields
+
+
+class EndpointListApi(APIView):
     permission_classes = [IsStudioAdmin]
 
-    @extend_schema(responses=EndpointSerializer(many=True))
+    @extend_schema(responses=EndpointOutput(many=True))
     def get(self, request):
-        return Response(EndpointSerializer(Endpoint.objects.order_by("name"), many=True).data)
+        return Response(EndpointOutput(Endpoint.objects.order_by("name"), many=True).data)
 
-    @extend_schema(request=EndpointSerializer, responses={201: EndpointSerializer})
+
+class EndpointCreateApi(APIView):
+    """Register a model server; its health is checked at once (`last_health`)."""
+
+    permission_classes = [IsStudioAdmin]
+
+    @extend_schema(request=EndpointInput, responses={201: EndpointOutput})
     def post(self, request):
-        data = EndpointSerializer(data=request.data)
+        data = EndpointInput(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint = data.save()
         endpoint_check_health(endpoint=endpoint)
-        return Response(EndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        return Response(EndpointOutput(endpoint).data, status=status.HTTP_201_CREATED)
 
 
 class EndpointCheckApi(APIView):
     permission_classes = [IsStudioAdmin]
 
-    @extend_schema(request=None, responses=EndpointSerializer)
+    @extend_schema(request=None, responses=EndpointOutput)
     def post(self, request, pk: int):
         endpoint = get_object_or_404(Endpoint, pk=pk)
         endpoint_check_health(endpoint=endpoint)
-        return Response(EndpointSerializer(endpoint).data)
+        return Response(EndpointOutput(endpoint).data)
 
 
-class ProgressSerializer(serializers.Serializer):
+class CampaignProgressOutput(serializers.Serializer):
     total = serializers.IntegerField()
     pending = serializers.IntegerField()
     running = serializers.IntegerField()
@@ -67,6 +86,7 @@ class ProgressSerializer(serializers.Serializer):
     completion_tokens = serializers.IntegerField()
     tokens_per_second = serializers.FloatField(allow_null=True)
     eta_seconds = serializers.IntegerField(allow_null=True)
+    echoes_preprompt = serializers.IntegerField(help_text="Done answers that repeat their pre-prompt (held out)")
 
 
 class CampaignOutput(serializers.ModelSerializer):
@@ -89,7 +109,7 @@ class CampaignInput(serializers.Serializer):
     start = serializers.BooleanField(default=False)
 
 
-class CampaignListCreateApi(APIView):
+class CampaignListApi(APIView):
     permission_classes = [IsStudioAdmin]
 
     @extend_schema(responses=CampaignOutput(many=True))
@@ -98,21 +118,24 @@ class CampaignListCreateApi(APIView):
         page = paginator.paginate_queryset(Campaign.objects.order_by("-id"), request, view=self)
         return paginator.get_paginated_response(CampaignOutput(page, many=True).data)
 
+
+class CampaignCreateApi(APIView):
+    """A campaign (and with `start`, its generation rows and runners); nothing is kept if either step fails."""
+
+    permission_classes = [IsStudioAdmin]
+
     @extend_schema(request=CampaignInput, responses={201: CampaignOutput})
     def post(self, request):
         data = CampaignInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        try:
-            with transaction.atomic():
-                campaign = campaign_services.campaign_create(
-                    name=v["name"], prompt_filter=v["prompt_filter"], endpoints=v["endpoints"],
-                    preprompts=v["preprompts"], samples=v["samples"], params=v["params"], created_by=request.user,
-                )
-                if v["start"]:
-                    campaign_services.campaign_start(campaign=campaign)
-        except campaign_services.CampaignError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        with transaction.atomic():
+            campaign = campaign_services.campaign_create(
+                name=v["name"], prompt_filter=v["prompt_filter"], endpoints=v["endpoints"],
+                preprompts=v["preprompts"], samples=v["samples"], params=v["params"], created_by=request.user,
+            )
+            if v["start"]:
+                campaign_services.campaign_start(campaign=campaign)
         campaign.refresh_from_db()
         return Response(CampaignOutput(campaign).data, status=status.HTTP_201_CREATED)
 
@@ -120,7 +143,7 @@ class CampaignListCreateApi(APIView):
 def _status_body(campaign: Campaign) -> dict:
     progress = selectors.campaign_progress(campaign)
     body = CampaignOutput(campaign).data
-    body["progress"] = ProgressSerializer(
+    body["progress"] = CampaignProgressOutput(
         {**progress.__dict__, "percent": progress.percent}
     ).data
     return body
@@ -141,10 +164,7 @@ class _CampaignActionApi(APIView):
     @extend_schema(request=None, responses=CampaignOutput)
     def post(self, request, pk: int):
         campaign = get_object_or_404(Campaign, pk=pk)
-        try:
-            type(self).service(campaign=campaign)
-        except campaign_services.CampaignError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        type(self).service(campaign=campaign)  # a state that refuses the action: CampaignError, 409
         campaign.refresh_from_db()
         return Response(_status_body(campaign))
 
@@ -166,13 +186,14 @@ class CampaignCancelApi(_CampaignActionApi):
 
 
 class ResponsesImportInput(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(allow_empty_file=True)  # the import service refuses it, naming the line
 
 
 class ResponsesImportOutput(serializers.Serializer):
     created = serializers.IntegerField()
     prompts_created = serializers.IntegerField()
     endpoints_created = serializers.IntegerField()
+    echoes_preprompt = serializers.IntegerField(help_text="Imported answers that repeat their pre-prompt (held out)")
     errors = serializers.ListField(child=serializers.DictField())
 
 
@@ -192,6 +213,7 @@ class ResponsesImportApi(APIView):
             "created": report.created,
             "prompts_created": report.prompts_created,
             "endpoints_created": report.endpoints_created,
+            "echoes_preprompt": report.echoes_preprompt,
             "errors": [{"line": line, "reason": reason} for line, reason in report.errors],
         }
         return Response(body, status=status.HTTP_201_CREATED if report.ok else status.HTTP_400_BAD_REQUEST)

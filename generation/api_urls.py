@@ -1,12 +1,14 @@
 from django.urls import path
 
+from core.api import operations
+
 from . import api
 
 app_name = "generation_api"
 urlpatterns = [
-    path("endpoints/", api.EndpointListCreateApi.as_view(), name="endpoints"),
+    path("endpoints/", operations(get=api.EndpointListApi, post=api.EndpointCreateApi), name="endpoints"),
     path("endpoints/<int:pk>/check/", api.EndpointCheckApi.as_view(), name="endpoint-check"),
-    path("campaigns/", api.CampaignListCreateApi.as_view(), name="campaigns"),
+    path("campaigns/", operations(get=api.CampaignListApi, post=api.CampaignCreateApi), name="campaigns"),
     path("campaigns/<int:pk>/", api.CampaignStatusApi.as_view(), name="campaign-status"),
     path("campaigns/<int:pk>/start/", api.CampaignStartApi.as_view(), name="campaign-start"),
     path("campaigns/<int:pk>/pause/", api.CampaignPauseApi.as_view(), name="campaign-pause"),

@@ -17,9 +17,12 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Protocol
 
 import httpx
+
+from core.errors import StudioError
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise in workers
 
@@ -41,8 +44,10 @@ class EndpointLike(Protocol):
     timeout_seconds: int
 
 
-class ClientError(Exception):
-    """Base class: something went wrong talking to a model server."""
+class ClientError(StudioError):
+    """Base class: something went wrong talking to a model server (`status_code`: the server's answer, if any)."""
+
+    status = HTTPStatus.BAD_GATEWAY
 
     def __init__(self, message: str, *, status_code: int | None = None):
         super().__init__(message)
@@ -305,20 +310,71 @@ class Health:
     detail: str
     models: list[str]
     latency_ms: int
+    context_length: int | None = None  # the served model's max_model_len, when the server reports it
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def health(endpoint: EndpointLike, *, timeout: float = 5.0) -> Health:
-    """``GET /v1/models``: reachable, and is the configured model served?"""
+    """``GET /v1/models``: reachable, is the configured model served, and its context length (vLLM's
+    ``max_model_len``; other OpenAI-compatible servers may not say)."""
     started = time.perf_counter()
     try:
         response = http_client().get(_url(endpoint, "/models"), headers=_headers(endpoint), timeout=timeout)
         latency_ms = int((time.perf_counter() - started) * 1000)
         if response.status_code >= 400:
             return Health(False, f"HTTP {response.status_code}: {response.text[:200]}", [], latency_ms)
-        models = [m.get("id", "") for m in response.json().get("data", [])]
+        entries = [m for m in response.json().get("data", []) if isinstance(m, dict)]
+        models = [m.get("id", "") for m in entries]
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
         return Health(False, f"{type(exc).__name__}: {exc}", [], int((time.perf_counter() - started) * 1000))
     if endpoint.model not in models:
         return Health(False, f"model {endpoint.model!r} not served (served: {', '.join(models) or 'none'})",
                       models, latency_ms)
-    return Health(True, "ok", models, latency_ms)
+    served = entries[models.index(endpoint.model)]
+    return Health(True, "ok", models, latency_ms, context_length=_positive_int(served.get("max_model_len")))
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    tokens: int  # the prompt as the chat template renders it, generation prompt included
+    context_length: int | None  # max_model_len, if the server said
+
+
+def server_root(base_url: str) -> str:
+    """'http://h:p/v1' -> 'http://h:p': vLLM serves /tokenize at the root, not under /v1."""
+    base = base_url.rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+_NO_TOKENIZE: set[str] = set()  # servers that answered /tokenize with 404/405: not asked again by this process
+
+
+def count_tokens(endpoint: EndpointLike, messages: list[dict], *, timeout: float = 10.0) -> TokenCount | None:
+    """The prompt's token count from the server's own tokenizer and chat template (vLLM ``POST /tokenize``).
+
+    None when the server has no such endpoint (remembered per process), or cannot answer now: the caller then
+    estimates. Never raises for a server problem; a real request will report it properly.
+    """
+    root = server_root(endpoint.base_url)
+    if not root or root in _NO_TOKENIZE:
+        return None
+    body = {"model": endpoint.model, "messages": messages, "add_generation_prompt": True}
+    try:
+        response = http_client().post(root + "/tokenize", json=body, headers=_headers(endpoint),
+                                      timeout=_timeout(endpoint, timeout))
+        if response.status_code in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED):
+            _NO_TOKENIZE.add(root)
+            return None
+        if response.status_code >= 400:
+            return None
+        data = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        logging.getLogger(__name__).info("tokenize at %s failed: %s", root, exc)
+        return None
+    tokens = data.get("count") if isinstance(data, dict) else None
+    if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0:
+        return None
+    return TokenCount(tokens=tokens, context_length=_positive_int(data.get("max_model_len")))

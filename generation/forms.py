@@ -1,9 +1,19 @@
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from prompts.models import Category, PromptSource, Topic
 
-from .models import Endpoint, PrePrompt, SavedPromptFilter
+from .models import (
+    MAX_CONTEXT_LENGTH,
+    MAX_MAX_TOKENS,
+    MIN_CONTEXT_LENGTH,
+    MIN_MAX_TOKENS,
+    Endpoint,
+    PrePrompt,
+    SavedPromptFilter,
+)
 
 
 class EndpointForm(forms.ModelForm):
@@ -16,7 +26,8 @@ class EndpointForm(forms.ModelForm):
         model = Endpoint
         fields = [
             "name", "base_url", "model", "api_key_env", "temperature", "top_p", "top_k", "max_tokens",
-            "supports_system_role", "max_concurrency", "timeout_seconds", "is_active", "in_dialog_pool",
+            "context_length", "supports_system_role", "max_concurrency", "timeout_seconds", "is_active",
+            "in_dialog_pool",
         ]
         help_texts = {
             "api_key_env": _("Name of the environment variable holding the key (the key itself is never stored)."),
@@ -24,11 +35,32 @@ class EndpointForm(forms.ModelForm):
                                       "prepended to the user's message."),
         }
 
+    LIMITS = {"max_tokens": (MIN_MAX_TOKENS, MAX_MAX_TOKENS), "context_length": (MIN_CONTEXT_LENGTH, MAX_CONTEXT_LENGTH)}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The browser states and checks the limits before submitting (min/max on the input), the form again.
+        for name, (low, high) in self.LIMITS.items():
+            field = self.fields[name]
+            field.min_value, field.max_value = low, high
+            field.validators = [v for v in field.validators if not isinstance(v, (MinValueValidator, MaxValueValidator))]
+            field.validators += [MinValueValidator(low), MaxValueValidator(high)]
+            field.widget.attrs.update(min=low, max=high)
+
     def clean_api_key_env(self):
         value = self.cleaned_data["api_key_env"].strip()
         if value and not value.replace("_", "").isalnum():
             raise forms.ValidationError(_("Give the variable's name (letters, digits, _), not the key."))
         return value
+
+    def clean(self):
+        data = super().clean()
+        max_tokens, context_length = data.get("max_tokens"), data.get("context_length")
+        if max_tokens and context_length and max_tokens >= context_length:
+            self.add_error("max_tokens", _("An answer of %(max)s tokens leaves no room for the prompt in a context "
+                                           "of %(context)s tokens; give fewer.")
+                           % {"max": max_tokens, "context": context_length})
+        return data
 
 
 class CampaignForm(forms.Form):
@@ -100,6 +132,8 @@ class ResponsesImportForm(forms.Form):
 
 class AssembleForm(forms.Form):
     seed = forms.IntegerField(label=_("Seed"), min_value=0, initial=1)
-    rating_min_chars = forms.IntegerField(label=_("Rating from (characters)"), min_value=1, initial=600)
-    rating_min_parts = forms.IntegerField(label=_("Rating from (sentences or items)"), min_value=1, initial=6)
+    rating_min_chars = forms.IntegerField(label=_("Rating from (characters)"), min_value=1,
+                                          initial=settings.STUDIO_RATING_MIN_CHARS)
+    rating_min_parts = forms.IntegerField(label=_("Rating from (sentences or items)"), min_value=1,
+                                          initial=settings.STUDIO_RATING_MIN_PARTS)
     overlap = forms.IntegerField(label=_("Annotators per item"), min_value=1, max_value=10, initial=2)

@@ -6,6 +6,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+MIN_MAX_TOKENS = 16  # the shortest answer worth asking for (also the smallest budget of a dialog turn)
+MAX_MAX_TOKENS = 16384
+MIN_CONTEXT_LENGTH = 128
+MAX_CONTEXT_LENGTH = 1_048_576
+
 
 class Endpoint(models.Model):
     """An OpenAI-compatible model server (vLLM). The API key is read from a named env variable."""
@@ -19,9 +24,20 @@ class Endpoint(models.Model):
     top_k = models.IntegerField(
         null=True, blank=True, validators=[MinValueValidator(-1)], help_text=_("Blank: the server's default")
     )
-    # The paper chose 1024..16384 new tokens per prompt set, by the desired answer length.
+    # The paper chose 1024..16384 new tokens per prompt set, by the desired answer length; small CPU models
+    # in live dialogs need far fewer (a base model that never stops writes until this cap).
     max_tokens = models.PositiveIntegerField(
-        default=1024, validators=[MinValueValidator(1024), MaxValueValidator(16384)]
+        default=1024, validators=[MinValueValidator(MIN_MAX_TOKENS), MaxValueValidator(MAX_MAX_TOKENS)],
+        help_text=_("New tokens per answer, 16 to 16384. A dialog turn gets less when the context is nearly full."),
+    )
+    # Tokens the model attends to (prompt + answer): vLLM's max_model_len. Null: unknown; a dialog turn then uses
+    # what the server's /tokenize reports, or no budget at all.
+    context_length = models.PositiveIntegerField(
+        null=True, blank=True,
+        validators=[MinValueValidator(MIN_CONTEXT_LENGTH), MaxValueValidator(MAX_CONTEXT_LENGTH)],
+        help_text=_("Tokens the model can attend to, prompt and answer together (128 to 1048576). The health check "
+                    "reads it from the server (vLLM's max_model_len in /v1/models) when the server reports it; set "
+                    "it by hand for servers that do not."),
     )
     supports_system_role = models.BooleanField(default=True)
     max_concurrency = models.PositiveSmallIntegerField(default=8, validators=[MinValueValidator(1)])
@@ -147,6 +163,9 @@ class Generation(models.Model):
     lease_owner = models.CharField(max_length=32, blank=True)  # which runner holds the lease
     next_attempt_at = models.DateTimeField(null=True, blank=True)  # retrying: not before (backoff)
     imported = models.BooleanField(default=False)
+    # The answer repeats its pre-prompt's instruction (postprocess.echoes_preprompt): held out of task
+    # assembly and exports, counted on the campaign page.
+    echoes_preprompt = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
@@ -165,6 +184,8 @@ class Generation(models.Model):
             ),
             # progress bar: counts per status in a campaign
             models.Index(fields=["campaign", "status"], name="generation_campaign_status"),
+            # campaign page (polled every 2 s while running): WHERE campaign=? AND echoes_preprompt, counted
+            models.Index(fields=["campaign"], condition=Q(echoes_preprompt=True), name="generation_echo"),
         ]
 
     def __str__(self):

@@ -1,12 +1,21 @@
-"""Post-processing of model output: strip leaked special tokens, repeated blocks and runaway loops.
+"""Post-processing of model output: strip leaked special tokens, repeated blocks and runaway loops; flag answers
+that echo their pre-prompt.
 
 The paper (A.7): "outputs were post-processed: for example, unnecessary or repetitive substrings were
 removed". We keep the raw text on the generation and store this cleaned version next to it.
+
+Small models often copy the pre-prompt's instruction into the answer ("Odpowiadaj jak osoba, która nie umie
+ułożyć swoich myśli…" inside an answer to rank). Such an answer says nothing about the flaw the pre-prompt
+asked for, so `echoes_preprompt` flags it and the flag keeps it out of annotation tasks and exports.
 """
 
 from __future__ import annotations
 
 import re
+
+from rapidfuzz import fuzz
+
+from core.text import normalize_text
 
 # Chat-template tokens that small or misconfigured models sometimes print verbatim.
 _SPECIAL_TOKENS = re.compile(
@@ -97,3 +106,39 @@ def postprocess(text: str) -> str:
     cleaned = strip_runaway_loop(cleaned.rstrip())
     cleaned = collapse_repeated_blocks(cleaned)
     return cleaned.strip()
+
+
+# Echo detection. Both texts are normalised first (case, punctuation, spacing and Polish diacritics folded), so a
+# re-cased or re-punctuated copy still counts. A probe (the whole pre-prompt, or one of its sentences of at least
+# ECHO_MIN_SENTENCE_CHARS normalised characters) is scored with `fuzz.partial_ratio` against the answer's
+# best-matching window of the probe's length: 90 tolerates a few changed characters in 40 (a typo, another word
+# ending, a cut) but not a paraphrase, and a 40-character sentence is long enough not to occur by chance.
+ECHO_THRESHOLD = 90.0
+ECHO_MIN_SENTENCE_CHARS = 40
+_SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+|\n+")
+
+
+def _echo_probes(preprompt: str) -> list[str]:
+    whole = normalize_text(preprompt)
+    sentences = (normalize_text(part) for part in _SENTENCE_END.split(preprompt))
+    probes = [whole] + [s for s in sentences if len(s) >= ECHO_MIN_SENTENCE_CHARS and s != whole]
+    return [p for p in probes if p]
+
+
+def echoes_preprompt(answer: str, preprompt: str, *, threshold: float = ECHO_THRESHOLD) -> bool:
+    """Whether `answer` repeats `preprompt` (all of it, or one of its longer sentences), nearly verbatim.
+
+    An empty pre-prompt ("none") never matches. When the answer is shorter than a probe, partial_ratio looks for
+    the answer inside the probe instead: that counts only for an answer of at least ECHO_MIN_SENTENCE_CHARS
+    (a pre-prompt cut off by the token limit), never for a short answer that shares a few words.
+    """
+    if not preprompt.strip():
+        return False
+    text = normalize_text(answer)
+    if not text:
+        return False
+    return any(
+        min(len(probe), len(text)) >= min(len(probe), ECHO_MIN_SENTENCE_CHARS)
+        and fuzz.partial_ratio(probe, text, score_cutoff=threshold)
+        for probe in _echo_probes(preprompt)
+    )

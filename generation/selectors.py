@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from core.errors import StudioError
 from prompts.models import Prompt
 
 from .models import Campaign, Endpoint, Generation, PrePrompt, SavedPromptFilter
@@ -18,8 +19,8 @@ TODO_STATUSES = (Generation.Status.PENDING, Generation.Status.RETRYING, Generati
 RATE_WINDOW = dt.timedelta(minutes=2)  # tokens/s and ETA are measured over this recent window
 
 
-class FilterError(ValueError):
-    pass
+class FilterError(StudioError):
+    """A prompt filter that cannot be applied; the message says which key and why."""
 
 
 def prompts_for_filter(prompt_filter: dict) -> QuerySet[Prompt]:
@@ -82,6 +83,7 @@ class Progress:
     tokens_per_second: float | None
     generations_per_minute: float | None
     eta_seconds: int | None
+    echoes_preprompt: int = 0  # done answers that repeat their pre-prompt: held out of tasks and exports
 
     @property
     def finished(self) -> int:
@@ -126,6 +128,7 @@ def campaign_progress(campaign: Campaign, *, now: dt.datetime | None = None) -> 
         tokens_per_second=tokens_per_second,
         generations_per_minute=gens_per_minute,
         eta_seconds=eta,
+        echoes_preprompt=Generation.objects.filter(campaign=campaign, echoes_preprompt=True).count(),
     )
 
 
@@ -148,9 +151,10 @@ def campaign_todo_endpoints(campaign: Campaign) -> list[int]:
 
 
 def prompt_generations(prompt_id: int) -> QuerySet[Generation]:
-    """Finished, non-empty generations of a prompt (the pool task assembly samples from)."""
+    """Finished, non-empty generations of a prompt that do not echo their pre-prompt (the pool task assembly
+    samples from)."""
     return (
-        Generation.objects.filter(prompt_id=prompt_id, status=Generation.Status.DONE)
+        Generation.objects.filter(prompt_id=prompt_id, status=Generation.Status.DONE, echoes_preprompt=False)
         .exclude(text="")
         .select_related("endpoint", "preprompt_version__preprompt")
         .order_by("id")
@@ -158,10 +162,12 @@ def prompt_generations(prompt_id: int) -> QuerySet[Generation]:
 
 
 def prompts_without_tasks(prompt_filter: dict | None = None) -> QuerySet[Prompt]:
-    """Prompts (optionally filtered) that have at least two finished responses and no annotation task yet."""
+    """Prompts (optionally filtered) that have at least two usable finished responses (not echoing their
+    pre-prompt) and no annotation task yet."""
     qs = prompts_for_filter(prompt_filter or {})
+    usable = Q(generations__status=Generation.Status.DONE, generations__echoes_preprompt=False)
     return (
-        qs.annotate(responses=Count("generations", filter=Q(generations__status=Generation.Status.DONE)))
+        qs.annotate(responses=Count("generations", filter=usable))
         .filter(responses__gte=2, tasks__isnull=True)
         .order_by("id")
     )

@@ -31,8 +31,7 @@ def resume_stalled_campaigns() -> int:
     """Beat: re-enqueue runners of running campaigns that show no sign of a live worker."""
     from .services.campaigns import campaigns_resume_stalled
 
-    stale_after = int(getattr(settings, "STUDIO_RUNNER_STALE_SECONDS", 120))
-    return len(campaigns_resume_stalled(stale_after_seconds=stale_after))
+    return len(campaigns_resume_stalled(stale_after_seconds=settings.STUDIO_RUNNER_STALE_SECONDS))
 
 
 @shared_task(acks_late=True, ignore_result=True)

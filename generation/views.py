@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core.access import admin_required
+from core.errors import form_add_error, message_error
 
 from . import selectors
 from .forms import AssembleForm, CampaignForm, EndpointForm, PrePromptForm, ResponsesImportForm
@@ -80,7 +81,7 @@ def campaigns(request):
             if data["start_now"]:
                 campaign_services.campaign_start(campaign=campaign)
     except campaign_services.CampaignError as exc:
-        form.add_error(None, str(exc))
+        form_add_error(form, exc)
         return _campaigns_page(request, form, status=400)
     return redirect("generation:campaign_detail", pk=campaign.pk)
 
@@ -110,7 +111,7 @@ def campaign_action(request, pk: int, action: str):
     try:
         service(campaign=campaign)
     except campaign_services.CampaignError as exc:
-        messages.error(request, str(exc))
+        message_error(request, exc)
     if request.htmx:
         campaign.refresh_from_db()
         return render(request, "generation/campaign_detail.html#progress", {
@@ -128,7 +129,7 @@ def generation_retry(request, pk: int):
         campaign_services.generation_retry(generation=generation)
         messages.success(request, _("Generation queued again."))
     except campaign_services.CampaignError as exc:
-        messages.error(request, str(exc))
+        message_error(request, exc)
     if generation.campaign_id:
         return redirect("generation:campaign_detail", pk=generation.campaign_id)
     return redirect("generation:campaigns")
@@ -220,6 +221,9 @@ def responses_import_view(request):
         report = responses_import(data=form.cleaned_data["file"].read(), user=request.user)
         if report.ok:
             messages.success(request, _("Imported %(n)s responses.") % {"n": report.created})
+            if report.echoes_preprompt:
+                messages.warning(request, _("%(n)s of them repeat their pre-prompt's instruction: they are kept out "
+                                            "of annotation tasks and exports.") % {"n": report.echoes_preprompt})
             return redirect("generation:responses_import")
     status = 400 if request.method == "POST" else 200
     return render(request, "generation/responses_import.html", {

@@ -8,16 +8,16 @@ from .models import AttackStyle, Category, Criterion, DialogTypology, GuidelineV
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["key", "name", "group", "origin", "label_kind", "position"]
+    list_display = ["key", "name_pl", "name_en", "group", "origin", "label_kind", "position"]
     list_editable = ["position"]
 
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "parent", "target"]
+    list_display = ["name_pl", "name_en", "kind", "parent", "target"]
     list_filter = ["kind", "categories"]
     list_editable = ["target"]
-    search_fields = ["name"]
+    search_fields = ["name_pl", "name_en"]
     filter_horizontal = ["categories"]
 
 
@@ -26,15 +26,23 @@ class CriterionAdmin(admin.ModelAdmin):
     list_display = ["key", "name_en", "name_pl", "position"]
 
 
-admin.site.register(DialogTypology)
-admin.site.register(AttackStyle)
+@admin.register(DialogTypology)
+class DialogTypologyAdmin(admin.ModelAdmin):
+    list_display = ["key", "name_pl", "name_en", "position"]
+
+
+@admin.register(AttackStyle)
+class AttackStyleAdmin(admin.ModelAdmin):
+    list_display = ["name_pl", "name_en"]
+
+
 admin.site.register(GuidelineVersion)
 
 
 @admin.register(RedTeamTemplate)
 class RedTeamTemplateAdmin(admin.ModelAdmin):
-    list_display = ["text", "attack_style", "is_active", "created"]
-    list_filter = ["attack_style", "is_active"]
+    list_display = ["text", "language", "attack_style", "is_active", "created"]
+    list_filter = ["language", "attack_style", "is_active"]
 
 
 @admin.register(Prompt)

@@ -1,5 +1,6 @@
 """Prompt API for scripts and pipelines: list (own prompts for annotators, all for QA/admin), create, import."""
 
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -14,11 +15,19 @@ from prompts.models import Category, Prompt, PromptSource, Topic
 
 class PromptOutput(serializers.ModelSerializer):
     category = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    topic = serializers.StringRelatedField()
+    topic = serializers.SerializerMethodField()
 
     class Meta:
         model = Prompt
         fields = ["id", "text", "category", "topic", "source", "created"]
+
+    def get_topic(self, prompt) -> str | None:
+        """The topic's reference (English) name, "theme › subtheme" under an ethics theme: the same whatever
+        the request's language (input accepts the Polish name too)."""
+        topic = prompt.topic
+        if topic is None:
+            return None
+        return f"{topic.parent.name_en} › {topic.name_en}" if topic.parent_id else topic.name_en
 
 
 class PromptInput(serializers.Serializer):
@@ -32,7 +41,9 @@ class PromptInput(serializers.Serializer):
         name = (attrs.pop("topic", "") or "").strip()
         attrs["topic_obj"] = None
         if name:
-            topic = Topic.objects.filter(categories=attrs["category"], name__iexact=name).first()
+            topic = Topic.objects.filter(
+                Q(name_en__iexact=name) | Q(name_pl__iexact=name), categories=attrs["category"]
+            ).first()
             if topic is None:
                 raise serializers.ValidationError({"topic": f"unknown topic {name!r} for {attrs['category'].key}"})
             attrs["topic_obj"] = topic
@@ -46,12 +57,14 @@ class DuplicateOutput(serializers.Serializer):
     exact = serializers.BooleanField()
 
 
-class PromptListCreateApi(APIView):
+class PromptListApi(APIView):
+    """Prompts, newest first: the caller's own (QA leads and admins: all); `?category=<key>` narrows."""
+
     permission_classes = [IsAnnotator]
 
     @extend_schema(responses=PromptOutput(many=True))
     def get(self, request):
-        qs = Prompt.objects.select_related("category", "topic").order_by("-id")
+        qs = Prompt.objects.select_related("category", "topic__parent").order_by("-id")
         if not roles.is_qa(request.user):
             qs = qs.filter(author=request.user)
         if request.query_params.get("category"):
@@ -61,6 +74,12 @@ class PromptListCreateApi(APIView):
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(PromptOutput(page, many=True).data)
+
+
+class PromptCreateApi(APIView):
+    """A new prompt; 409 with the similar prompts unless `duplicate_reason` says why to keep it."""
+
+    permission_classes = [IsAnnotator]
 
     @extend_schema(request=PromptInput, responses={201: PromptOutput, 409: DuplicateOutput(many=True)})
     def post(self, request):
@@ -74,19 +93,22 @@ class PromptListCreateApi(APIView):
                  "duplicates": DuplicateOutput(duplicates, many=True).data},
                 status=status.HTTP_409_CONFLICT,
             )
-        try:
-            prompt = prompt_services.prompt_create(
-                author=request.user, text=v["text"], category=v["category"], topic=v["topic_obj"],
-                source=v["source"], duplicate_reason=v["duplicate_reason"] if duplicates else "",
-            )
-        except prompt_services.PromptError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        prompt = prompt_services.prompt_create(
+            author=request.user, text=v["text"], category=v["category"], topic=v["topic_obj"],
+            source=v["source"], duplicate_reason=v["duplicate_reason"] if duplicates else "",
+        )
         return Response(PromptOutput(prompt).data, status=status.HTTP_201_CREATED)
 
 
 class PromptImportInput(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(allow_empty_file=True)  # the import service refuses it, naming the line
     allow_duplicates = serializers.BooleanField(default=False)
+
+
+class PromptImportOutput(serializers.Serializer):
+    created = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.DictField())  # {"line", "reason"}
+    duplicates = serializers.ListField(child=serializers.DictField())  # {"line", "of"}
 
 
 class PromptImportApi(APIView):
@@ -95,7 +117,8 @@ class PromptImportApi(APIView):
     permission_classes = [IsStudioAdmin]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(request={"multipart/form-data": PromptImportInput})
+    @extend_schema(request={"multipart/form-data": PromptImportInput},
+                   responses={201: PromptImportOutput, 400: PromptImportOutput})
     def post(self, request):
         data = PromptImportInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.i18n import content_language
 from prompts.coverage import polish_sort_key
 from prompts.models import Category, PromptSource, RedTeamTemplate, Topic
 
@@ -24,6 +25,8 @@ class PromptForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Templates in the language the annotator works in: a Polish prompt is a Polish sentence.
+        self.fields["template"].queryset = self.fields["template"].queryset.filter(language=content_language())
         category = None
         raw = self.data.get("category") if self.is_bound else self.initial.get("category")
         if raw:
@@ -40,7 +43,7 @@ class PromptForm(forms.Form):
         template = None
         raw_template = self.data.get("template") if self.is_bound else None
         if raw_template:
-            template = RedTeamTemplate.objects.filter(pk=raw_template).first()
+            template = self.fields["template"].queryset.filter(pk=raw_template).first()
         if template is not None:
             from prompts.services import template_slots
 

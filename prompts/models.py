@@ -5,28 +5,44 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.i18n import Translated
+
 
 class CategoryGroup(models.TextChoices):
     GENERAL = "general", _("General")
     SAFETY = "safety", _("Safety")
 
 
+class ContentLanguage(models.TextChoices):
+    POLISH = "pl", _("Polish")
+    ENGLISH = "en", _("English")
+
+
+# Taxonomy rows keep their text in both languages (`name_pl`, `name_en`…); the `Translated` attributes
+# (`category.name`, `criterion.guideline`…) give the active language's text: see core.i18n.
+
+
 class Category(models.Model):
     """A prompt category of the PLLuM-Align collection (seeded from the reference file)."""
 
     key = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    name_pl = models.CharField(max_length=200, blank=True)
     group = models.CharField(max_length=16, choices=CategoryGroup.choices)
     origin = models.CharField(max_length=16, default="original")  # original | adapted
     # Which sub-label the prompt form asks for: a topic, a generation type or an ethics theme.
     label_kind = models.CharField(max_length=16, default="topic")
-    guideline = models.TextField(blank=True)
+    guideline_en = models.TextField(blank=True)
+    guideline_pl = models.TextField(blank=True)
     paper_total_prompts = models.PositiveIntegerField(null=True, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["position", "key"]
         verbose_name_plural = _("categories")
+
+    name = Translated()
+    guideline = Translated()
 
     def __str__(self):
         return self.name
@@ -41,16 +57,19 @@ class Topic(models.Model):
         ETHICS_THEME = "ethics_theme", _("Ethics theme")
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TOPIC)
-    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    name_pl = models.CharField(max_length=200, blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     categories = models.ManyToManyField(Category, related_name="topics", blank=True)
     target = models.PositiveIntegerField(default=0, help_text=_("Coverage target (prompts) set by admins."))
 
     class Meta:
-        ordering = ["kind", "name"]
+        ordering = ["kind", "name_en"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "name", "parent"], name="topic_unique_in_parent"),
+            models.UniqueConstraint(fields=["kind", "name_en", "parent"], name="topic_unique_in_parent"),
         ]
+
+    name = Translated()
 
     def __str__(self):
         return f"{self.parent} › {self.name}" if self.parent_id else self.name
@@ -58,12 +77,15 @@ class Topic(models.Model):
 
 class DialogTypology(models.Model):
     key = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    name_pl = models.CharField(max_length=200, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["position"]
         verbose_name_plural = _("dialog typologies")
+
+    name = Translated()
 
     def __str__(self):
         return self.name
@@ -75,28 +97,39 @@ class Criterion(models.Model):
     key = models.SlugField(max_length=64, unique=True)
     name_en = models.CharField(max_length=120)
     name_pl = models.CharField(max_length=120)
-    guideline = models.TextField()
+    guideline_en = models.TextField()
+    guideline_pl = models.TextField(blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["position"]
         verbose_name_plural = _("criteria")
 
+    name = Translated()
+    guideline = Translated()
+
     def __str__(self):
-        return self.name_en
+        return self.name
 
 
 class AttackStyle(models.Model):
-    name = models.CharField(max_length=120, unique=True)
+    name_en = models.CharField(max_length=120, unique=True)  # the reference file's name: what seeding matches on
+    name_pl = models.CharField(max_length=120, blank=True)
+
+    name = Translated()
 
     def __str__(self):
         return self.name
 
 
 class RedTeamTemplate(models.Model):
-    """A red-teaming prompt template with named `{slots}` filled in by annotators."""
+    """A red-teaming prompt template with named `{slots}` filled in by annotators.
+
+    `language` is the language of the text: the prompt form offers the templates of the language the
+    annotator works in, so a Polish prompt is never an English sentence with Polish slot values."""
 
     text = models.TextField()
+    language = models.CharField(max_length=2, choices=ContentLanguage.choices, default=ContentLanguage.POLISH)
     attack_style = models.ForeignKey(AttackStyle, on_delete=models.PROTECT, related_name="templates")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -5,18 +5,21 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core import imports
+from core.errors import StudioError
 from core.text import normalize_text, similar, text_hash
 from prompts.models import Category, Prompt, PromptSource, RedTeamTemplate, Topic
 
-SLOT_RE = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
+SLOT_RE = re.compile(r"\{([^\W\d]\w*)\}")  # {unsafe_action}, {szkodliwe_działanie}: letters of any language
 NEAR_DUPLICATE_THRESHOLD = 85.0
 
 
-class PromptError(ValueError):
+class PromptError(StudioError):
     """A prompt that cannot be saved, with a message fit for the user."""
 
 
@@ -159,31 +162,42 @@ class ImportReport:
 
 
 def _read_rows(data: bytes, fmt: str):
-    """Yield (line number, dict or error message) from CSV or JSONL bytes."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield 0, _("The file is not UTF-8 (byte %(pos)s).") % {"pos": exc.start}
+    """Yield (line number, dict or Problem) from CSV or JSONL bytes; blank lines are skipped."""
+    problem = imports.file_problem(data)
+    if problem:
+        yield 1, problem
+        return
+    lines = list(imports.decoded_lines(data))
+    undecodable = [(n, text) for n, text in lines if isinstance(text, imports.Problem)]
+    if undecodable:
+        yield from undecodable
         return
     if fmt == "jsonl":
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in lines:
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield number, _("invalid JSON: %(error)s") % {"error": exc.msg}
+                yield number, imports.Problem(_("invalid JSON: %(error)s") % {"error": exc.msg})
                 continue
-            yield number, row if isinstance(row, dict) else _("a line must be a JSON object")
-    else:
-        reader = csv.DictReader(io.StringIO(text))
-        missing = [f for f in ("text", "category") if f not in (reader.fieldnames or [])]
-        if missing:
-            yield 1, _("missing CSV columns: %(columns)s") % {"columns": ", ".join(missing)}
-            return
+            yield number, row if isinstance(row, dict) else imports.Problem(_("a line must be a JSON object"))
+        return
+    text = "\n".join(line for _n, line in lines)
+    reader = csv.DictReader(io.StringIO(text), restkey=_EXTRA_CELLS)
+    missing = [f for f in ("text", "category") if f not in (reader.fieldnames or [])]
+    if missing:
+        yield 1, imports.Problem(_("missing CSV columns: %(columns)s") % {"columns": ", ".join(missing)})
+        return
+    try:
         for row in reader:
             # line_num counts physical lines, so multi-line quoted prompts still get their real line.
             yield reader.line_num, row
+    except csv.Error as exc:
+        yield reader.line_num, imports.Problem(_("invalid CSV: %(error)s") % {"error": exc})
+
+
+_EXTRA_CELLS = "\x00extra"  # DictReader's key for cells beyond the header (a name no column can have)
 
 
 def detect_format(filename: str, data: bytes) -> str:
@@ -206,25 +220,37 @@ def prompts_import(*, data: bytes, fmt: str, author, allow_duplicates: bool = Fa
     topics_by_name: dict[tuple[int, str], Topic] = {}
     for topic in Topic.objects.prefetch_related("categories"):
         for category in topic.categories.all():
-            topics_by_name[(category.pk, topic.name.casefold())] = topic
+            for name in (topic.name_en, topic.name_pl):  # an import may name the topic in either language
+                if name:
+                    topics_by_name.setdefault((category.pk, name.casefold()), topic)
     sources = {choice.value for choice in PromptSource}
     valid: list[tuple[int, dict]] = []
+    ids_seen: dict[Any, int] = {}  # an optional "id" column: the file's own ids, which must not repeat
     for number, row in _read_rows(data, fmt):
         if isinstance(row, str):
             report.errors.append((number, row))
             continue
-        unknown = sorted(set(row) - set(IMPORT_FIELDS) - {"id"})
-        text = str(row.get("text") or "").strip()
-        category = categories.get(str(row.get("category") or "").strip())
-        topic_name = str(row.get("topic") or "").strip()
-        source = str(row.get("source") or PromptSource.ORIGINAL).strip() or PromptSource.ORIGINAL
-        problems = []
+        problems: list[str] = []
+        if row.get(_EXTRA_CELLS):
+            problems.append(_("more cells than the header has columns"))
+        unknown = sorted(set(row) - set(IMPORT_FIELDS) - {"id", _EXTRA_CELLS})
         if unknown:
-            problems.append(_("unknown fields: %(fields)s") % {"fields": ", ".join(unknown)})
-        if not text:
-            problems.append(_("text is empty"))
-        if category is None:
-            problems.append(_("unknown category %(value)r") % {"value": row.get("category")})
+            problems.append(_("unknown fields: %(fields)s") % {"fields": ", ".join(map(str, unknown))})
+        text = imports.text_field(row, "text", problems)
+        category_key = imports.text_field(row, "category", problems, max_chars=64)
+        category = categories.get(category_key) if category_key else None
+        if category_key and category is None:
+            problems.append(_("unknown category %(value)r") % {"value": category_key})
+        topic_name = imports.text_field(row, "topic", problems, required=False, max_chars=200)
+        source = imports.text_field(row, "source", problems, required=False, max_chars=32) or PromptSource.ORIGINAL
+        if row.get("id") is not None:
+            row_id = row["id"] if fmt == "jsonl" else str(row["id"]).strip()
+            if isinstance(row_id, bool | dict | list | float):
+                problems.append(_('"id" must be an integer or a string'))
+            elif row_id != "":
+                if row_id in ids_seen:
+                    problems.append(_('"id" %(id)r repeats line %(line)s') % {"id": row_id, "line": ids_seen[row_id]})
+                ids_seen.setdefault(row_id, number)
         topic = None
         if category is not None and topic_name:
             topic = topics_by_name.get((category.pk, topic_name.casefold()))

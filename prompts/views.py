@@ -12,10 +12,14 @@ from django.views.decorators.http import require_http_methods
 
 from core import roles
 from core.access import admin_required, annotator_required
+from core.errors import form_add_error
+from core.i18n import content_language
+from prompts import content
 from prompts import services as prompt_services
 from prompts.coverage import topic_coverage
 from prompts.forms import PromptForm, PromptImportForm
-from prompts.models import Category, Criterion, Prompt
+from prompts.models import Category, Criterion, DialogTypology, Prompt
+from prompts.selectors import tiebreak_steps
 
 
 def _get_prompt_for_user(request, pk: int, *, for_edit: bool = False) -> Prompt:
@@ -29,20 +33,16 @@ def _get_prompt_for_user(request, pk: int, *, for_edit: bool = False) -> Prompt:
 @login_required
 @require_http_methods(["GET"])
 def guidelines(request):
-    import json
-
-    from core.reference import load_reference
-
-    reference = load_reference()
+    criteria = list(Criterion.objects.all())
     return render(
         request,
         "prompts/guidelines.html",
         {
-            "criteria": Criterion.objects.all(),
+            "criteria": criteria,
             "categories": Category.objects.all(),
-            "tiebreak": reference["ranking_tiebreak_order"],
-            "likert": sorted(reference["likert_scale"].items()),
-            "reference_json": json.dumps(reference["dialog"], ensure_ascii=False),
+            "tiebreak": tiebreak_steps(criteria),
+            "typologies": DialogTypology.objects.all(),
+            "common_guideline": content.common_guideline(content_language()),
         },
     )
 
@@ -85,7 +85,7 @@ def prompt_create(request):
             else data["text"]
         )
     except prompt_services.PromptError as exc:
-        form.add_error(None, str(exc))
+        form_add_error(form, exc)
         return _prompt_page(request, form, status=422)
     duplicates = prompt_services.prompt_duplicates(text=text)
     if duplicates and not (data["confirm_duplicate"] and data["duplicate_reason"].strip()):
@@ -104,7 +104,7 @@ def prompt_create(request):
             duplicate_reason=data["duplicate_reason"] if duplicates else "",
         )
     except prompt_services.PromptError as exc:
-        form.add_error(None, str(exc))
+        form_add_error(form, exc)
         return _prompt_page(request, form, status=422)
     messages.success(request, _("Prompt saved."))
     url = reverse("prompts:prompt_create") + f"?category={prompt.category_id}"
@@ -167,7 +167,7 @@ def prompt_edit(request, pk: int):
             source=data["source"], duplicate_reason=data["duplicate_reason"] if duplicates else "",
         )
     except prompt_services.PromptError as exc:
-        form.add_error(None, str(exc))
+        form_add_error(form, exc)
         return _prompt_page(request, form, prompt=prompt, status=422)
     messages.success(request, _("Prompt updated."))
     return redirect("prompts:my_prompts")

@@ -4,7 +4,6 @@ One APIView per operation; QA leads and admins only (IsQALead lets admins throug
 """
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -24,11 +23,6 @@ def _estimate(e) -> dict:
     return {"value": e.value, "n": e.n, "reason": e.reason}
 
 
-def _validation_response(exc: ValidationError) -> Response:
-    detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-    return Response(detail, status=status.HTTP_400_BAD_REQUEST)
-
-
 class AgreementOutput(serializers.Serializer):
     counts = serializers.DictField(child=serializers.IntegerField())
     alpha = serializers.DictField()
@@ -38,7 +32,7 @@ class AgreementOutput(serializers.Serializer):
     annotators = serializers.ListField(child=serializers.DictField())
 
 
-class AgreementAPI(APIView):
+class AgreementApi(APIView):
     """Agreement figures with the dashboard's filters (date_from, date_to, category, task_type, annotator)."""
 
     permission_classes = [IsQALead]
@@ -94,7 +88,7 @@ class CoverageOutput(serializers.Serializer):
     total_pairs = serializers.IntegerField()
 
 
-class CoverageAPI(APIView):
+class CoverageApi(APIView):
     """Prompts per category x topic against targets, and live pair counts per category (Table 1 shape)."""
 
     permission_classes = [IsQALead]
@@ -131,7 +125,7 @@ class ReviewListInput(serializers.Serializer):
     target_id = serializers.IntegerField(min_value=1)
 
 
-class ReviewListAPI(APIView):
+class ReviewListApi(APIView):
     """The review history of one target, newest first."""
 
     permission_classes = [IsQALead]
@@ -152,17 +146,14 @@ class ReviewDecideInput(serializers.Serializer):
     edited_text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
 
 
-class ReviewDecideAPI(APIView):
+class ReviewDecideApi(APIView):
     permission_classes = [IsQALead]
 
     @extend_schema(request=ReviewDecideInput, responses={201: ReviewOutput})
     def post(self, request):
         data = ReviewDecideInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            review = services.review_decide(reviewer=request.user, **data.validated_data)
-        except ValidationError as exc:
-            return _validation_response(exc)
+        review = services.review_decide(reviewer=request.user, **data.validated_data)  # refused: 400
         return Response(ReviewOutput(review).data, status=status.HTTP_201_CREATED)
 
 
@@ -179,7 +170,7 @@ class GoldOutput(serializers.ModelSerializer):
         fields = ["id", "kind", "is_gold", "gold_reference"]
 
 
-class GoldAPI(APIView):
+class GoldApi(APIView):
     """Mark a task as gold (with an optional reference) or take it out of the gold set."""
 
     permission_classes = [IsQALead]
@@ -190,13 +181,10 @@ class GoldAPI(APIView):
         data = GoldInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        try:
-            if values.pop("is_gold"):
-                task = services.gold_mark(task=task, marked_by=request.user, reference=values)
-            else:
-                task = services.gold_unmark(task=task)
-        except ValidationError as exc:
-            return _validation_response(exc)
+        if values.pop("is_gold"):
+            task = services.gold_mark(task=task, marked_by=request.user, reference=values)  # a bad reference: 400
+        else:
+            task = services.gold_unmark(task=task)
         return Response(GoldOutput(task).data)
 
 
@@ -216,7 +204,7 @@ class FeedbackOutput(serializers.Serializer):
     created = serializers.DateTimeField()
 
 
-class FeedbackSendAPI(APIView):
+class FeedbackSendApi(APIView):
     permission_classes = [IsQALead]
 
     @extend_schema(request=FeedbackInput, responses={201: FeedbackOutput})
@@ -227,9 +215,6 @@ class FeedbackSendAPI(APIView):
         to_user = get_object_or_404(get_user_model(), pk=values["to_user"])
         task = get_object_or_404(Task, pk=values["task"]) if values.get("task") else None
         dialog = get_object_or_404(Dialog, pk=values["dialog"]) if values.get("dialog") else None
-        try:
-            feedback = services.feedback_send(sender=request.user, to_user=to_user, text=values["text"], task=task,
-                                              dialog=dialog)
-        except ValidationError as exc:
-            return _validation_response(exc)
+        feedback = services.feedback_send(sender=request.user, to_user=to_user, text=values["text"], task=task,
+                                          dialog=dialog)
         return Response(FeedbackOutput(feedback).data, status=status.HTTP_201_CREATED)

@@ -559,13 +559,13 @@ CHART_NAMES = ("alpha", "alpha_gold", "alpha_time", "scores", "leniency", "slots
 
 def coverage_csv(cov) -> str:
     header = ["category", "group", "origin", "topic", "prompts", "target", "rating_prompts", "ranking_prompts",
-              "rating_pairs", "ranking_pairs", "paper_total_prompts"]
+              "rating_pairs", "incomplete_rating_pairs", "ranking_pairs", "paper_total_prompts"]
     rows: list[tuple] = []
     for c in cov.categories:
         rows.append((c.name, c.group, c.origin, "", c.prompts, None, c.rating_prompts, c.ranking_prompts,
-                     c.rating_pairs, c.ranking_pairs, c.paper_total_prompts))
+                     c.rating_pairs, c.incomplete_rating_pairs, c.ranking_pairs, c.paper_total_prompts))
         for t in c.topics:
             rows.append((c.name, c.group, c.origin, t.topic or "-", t.prompts, t.target, None, None, None, None,
-                         None))
-    rows.append(("dialog", "", "", "", cov.dialogs, None, None, None, None, cov.dialog_pairs, None))
+                         None, None))
+    rows.append(("dialog", "", "", "", cov.dialogs, None, None, None, None, None, cov.dialog_pairs, None))
     return charts.to_csv(header, rows)

@@ -1,7 +1,8 @@
 """Writes for quality assurance: review decisions, gold marking, feedback, coverage targets.
 
 Reviews are new rows: the annotation is never changed, the original text is copied into the review and
-the exports read the latest decision through `qa.selectors.effective_custom_text`.
+the exports read the latest decision through `qa.selectors.effective_custom_text`. A review of a ranking or a
+rating pair also locks it (`annotation.services.locking`): its annotators can no longer revise it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.models import Task, TaskKind
+from annotation.models import Ranking, RatingPair, Task, TaskKind
+from annotation.services import locking
 from core import roles
 from dialogs.models import Dialog
 from prompts.models import Criterion, Topic
@@ -22,6 +24,9 @@ from . import selectors
 from .models import Feedback, Review, ReviewTarget
 
 EDITABLE_TARGETS = (ReviewTarget.RANKING, ReviewTarget.DIALOG_TURN, ReviewTarget.RATING_PAIR)
+# What a review freezes against revision by its annotators. Dialogs need no lock: a decided turn cannot
+# be changed (dialogs.services.dialog_turn_decide), and a dialog is reviewed once finished.
+LOCKED_BY_REVIEW = {ReviewTarget.RANKING: Ranking, ReviewTarget.RATING_PAIR: RatingPair}
 
 
 def _clean_text(text: str) -> str:
@@ -38,11 +43,20 @@ def review_decide(
     note: str = "",
     edited_text: str = "",
 ) -> Review:
-    """Record a QA decision (approve / edit / reject) on a custom answer, rating pair or dialog."""
+    """Record a QA decision (approve / edit / reject) on a custom answer, rating pair or dialog.
+
+    `target_id`: the Ranking, RatingPair, Dialog or DialogTurn id. A ranking or rating pair is locked
+    against revision in the same transaction.
+    """
     if target_kind not in ReviewTarget.values:
         raise ValidationError(_("Unknown review target."))
     if decision not in Review.Decision.values:
         raise ValidationError({"decision": _("Choose approve, edit or reject.")})
+    if target_kind in LOCKED_BY_REVIEW:
+        # First, before the original is read: the lock's row lock orders this review after a revision
+        # in flight (whose text is then the one reviewed) or makes that revision wait and be refused.
+        # Nothing stays locked when the decision is refused below: the transaction rolls back.
+        locking.item_lock(LOCKED_BY_REVIEW[target_kind], target_id)
     originals = selectors.original_texts(target_kind, [target_id])
     if target_id not in originals:
         raise ValidationError(_("This item does not exist or has nothing to review."))
@@ -64,7 +78,7 @@ def review_decide(
         raise ValidationError({"note": _("Say why the item is rejected.")})
     return Review.objects.create(
         target_kind=target_kind,
-        target_id=target_id,
+        **{f"{Review.target_field(target_kind)}_id": target_id},
         decision=decision,
         note=note,
         original_text=original,

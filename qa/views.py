@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from annotation.models import Ranking, Task
 from core import roles
 from core.access import qa_required
+from core.errors import form_add_error
 from dialogs.models import Dialog, DialogTurn
 from prompts.models import Topic
 
@@ -131,11 +132,7 @@ def review_item(request, kind: str, target_id: int):
                 edited_text=form.cleaned_data["edited_text"],
             )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, exc.messages)
+            form_add_error(form, exc)
         else:
             if not request.htmx:
                 messages.success(request, _("Decision saved."))
@@ -191,7 +188,7 @@ def gold_edit(request, task_id: int):
                 services.gold_unmark(task=task)
                 messages.success(request, _("Task removed from the gold set."))
         except ValidationError as exc:
-            form.add_error(None, exc.messages)
+            form_add_error(form, exc)
         else:
             return redirect("qa:gold_edit", task_id=task.id)
     status = 422 if request.method == "POST" and form.errors else 200
@@ -219,7 +216,7 @@ def feedback(request):
                 dialog=Dialog.objects.get(id=data["dialog"]) if data.get("dialog") else None,
             )
         except ValidationError as exc:
-            form.add_error(None, exc.messages)
+            form_add_error(form, exc)
         else:
             messages.success(request, _("Feedback sent."))
             return redirect("qa:feedback")

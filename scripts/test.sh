@@ -19,6 +19,9 @@ if [[ -z "${STUDIO_TEST_SQLITE:-}" ]]; then
   eval "$(scripts/services.sh)"
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TRL_EXPERIMENTAL_SILENCE=1 PYTHONUNBUFFERED=1
+# Settings refuse to load without a secret unless DEBUG=true, and pytest-django imports them before any
+# conftest runs: a random key for this run, in the environment (subprocesses the tests start inherit it).
+export SECRET_KEY="${SECRET_KEY:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))')}"
 .venv/bin/python manage.py compilemessages -v 0
 scripts/check_reference.sh
 .venv/bin/ruff check .

@@ -1,10 +1,9 @@
 """Shared browser fixtures: Playwright (sync API) driving Debian's chromium against the live server.
 
-Use in a test module (no import needed; the fixtures come in as a plugin):
+tests/conftest.py registers this module as a plugin, so every test module has the fixtures (no import needed):
 
     import pytest
 
-    pytest_plugins = ["tests.browser"]
     pytestmark = pytest.mark.browser
 
     def test_something(page, login_as, annotator, no_js_dialogs):
@@ -17,9 +16,17 @@ visible to the server thread). Every JavaScript dialog (alert/confirm/prompt) th
 in `page.js_dialogs` and dismissed; `window.alert`, `confirm` and `prompt` are also wrapped before any page
 script runs, so hostile text that calls them leaves a trace in `window.__studioAlerts` even when the
 dialog event is not delivered. `assert_no_js_dialogs(page)` checks both.
+
+Every test also asserts, when it ends, that no page broke the Content-Security-Policy (config/settings.py): a
+`securitypolicyviolation` listener installed before any page script, and chromium's own console report
+("Refused to ... Content Security Policy"), fill `page.csp_violations`; `assert_no_csp_violations(page)` checks
+it at any point, and the `page` fixture checks it at the end of every test. For the same reason do not use
+`page.wait_for_function`: Playwright runs its predicate through eval() inside the page, which the policy
+blocks; `wait_until(page, "js expression")` polls through `page.evaluate` instead.
 """
 
 import os
+import time
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
@@ -52,8 +59,16 @@ _TRAP_SCRIPT = """
     };
     window[name].__original = original;
   }
+  // Content-Security-Policy violations: reported to the test through the console (survives navigations).
+  document.addEventListener("securitypolicyviolation", (event) => {
+    console.error("[csp-violation] " + JSON.stringify({
+      directive: event.effectiveDirective, blocked: event.blockedURI, source: event.sourceFile,
+      line: event.lineNumber, sample: event.sample, page: document.location.href,
+    }));
+  });
 })();
 """
+_CSP_CONSOLE_MARKERS = ("[csp-violation]", "Content Security Policy", "Content-Security-Policy")
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +100,7 @@ def page(browser, live_server, browser_locale) -> Page:
     new_page = context.new_page()
     new_page.js_dialogs = []
     new_page.js_errors = []
+    new_page.csp_violations = []
 
     def on_dialog(dialog):
         new_page.js_dialogs.append((dialog.type, dialog.message))
@@ -92,8 +108,17 @@ def page(browser, live_server, browser_locale) -> Page:
 
     new_page.on("dialog", on_dialog)
     new_page.on("pageerror", lambda error: new_page.js_errors.append(str(error)))
+
+    def on_console(message):
+        if any(marker in message.text for marker in _CSP_CONSOLE_MARKERS):
+            new_page.csp_violations.append(message.text)
+
+    new_page.on("console", on_console)
     try:
         yield new_page
+        if not new_page.is_closed():
+            new_page.wait_for_timeout(100)  # violation events are queued tasks: let the last ones arrive
+        assert_no_csp_violations(new_page)
     finally:
         context.close()
 
@@ -121,6 +146,24 @@ def assert_no_js_dialogs(page: Page) -> None:
     trapped = page.evaluate("window.__studioAlerts || []")
     assert page.js_dialogs == [], f"JavaScript dialogs opened: {page.js_dialogs}"
     assert trapped == [], f"alert/confirm/prompt called: {trapped}"
+
+
+def wait_until(page: Page, expression: str, *, timeout: float = DEFAULT_TIMEOUT_MS, interval_ms: int = 100):
+    """Poll a JavaScript expression until it is truthy and return its value (the CSP-safe wait_for_function:
+    page.evaluate goes through the DevTools protocol, not through eval() in the page)."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout / 1000:.0f} s: {expression}")
+        page.wait_for_timeout(interval_ms)
+
+
+def assert_no_csp_violations(page: Page) -> None:
+    """No page of this test broke the Content-Security-Policy (no inline script/style, no foreign source)."""
+    assert page.csp_violations == [], "Content-Security-Policy violations:\n" + "\n".join(page.csp_violations)
 
 
 @pytest.fixture

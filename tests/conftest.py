@@ -12,6 +12,15 @@ pytest_plugins = ["tests.vllm_plugin", "tests.browser"]
 PASSWORD = "correct-horse-battery-staple-7"  # noqa: S105 - test users only
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _empty_cache_per_run():
+    """The default cache is a directory under $STUDIO_VAR_DIR, shared by processes (config/settings.py), so it
+    outlives a test run: each run starts from an empty one, as it did with a per-process cache."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def seeded(db):
     from home.seeding import reference_seed
@@ -48,6 +57,17 @@ def admin_user(db, django_user_model):
 @pytest.fixture
 def users(annotator, annotator2, qa_lead, admin_user):
     return {"anonymous": None, "annotator": annotator, "qa_lead": qa_lead, "admin": admin_user}
+
+
+@pytest.fixture
+def english(settings):
+    """Messages asserted in English (the default UI language is Polish): the test's own thread and every request
+    of the test client. Autouse for the dialog tests (tests/dialogs/conftest.py); elsewhere, per module."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -49,15 +49,15 @@ def make_generation(prompt, endpoint, *, text: str, preprompt_key: str = "none",
 
 def make_qa_rating_pair(*, category: str = "qa_polish", texts=("Odpowiedź A", "Odpowiedź B"), prompt=None,
                         is_gold: bool = False):
-    """Two rating tasks of one prompt (two distinct models) sharing a pair key."""
-    from annotation.models import Task, TaskKind, TaskResponse
+    """Two rating tasks of one prompt (two distinct models), the two halves of one RatingPair (`task.pair`)."""
+    from annotation.models import RatingPair, Task, TaskKind, TaskResponse
 
     prompt = prompt or make_prompt(category=category)
+    pair = RatingPair.objects.create(prompt=prompt)
     tasks = []
     for index, text in enumerate(texts):
         endpoint = make_endpoint(f"qa-model-{index}")
-        task = Task.objects.create(kind=TaskKind.RATING, prompt=prompt, pair_key=f"pair-{prompt.id}",
-                                   is_gold=is_gold)
+        task = Task.objects.create(kind=TaskKind.RATING, prompt=prompt, pair=pair, is_gold=is_gold)
         TaskResponse.objects.create(task=task, generation=make_generation(prompt, endpoint, text=text), position=0)
         tasks.append(task)
     return tasks[0], tasks[1]
@@ -168,13 +168,13 @@ def make_dialog(annotator, *, turns: int = 4, custom_on: tuple[int, ...] = (), f
 # --- Rating / ranking items for assignment and submission tests -----------------------------------------
 
 def make_rating_task(*, prompt=None, text: str = "Stolicą Polski jest Warszawa.", overlap: int = 2,
-                     is_gold: bool = False, pair_key: str = "", author=None, endpoint: str = "rate-model-a"):
-    """One rating item (one response) with `overlap` free slots."""
+                     is_gold: bool = False, pair=None, author=None, endpoint: str = "rate-model-a"):
+    """One rating item (one response) with `overlap` free slots; `pair`: the RatingPair it is a half of."""
     from annotation.models import Task, TaskKind, TaskResponse
 
     prompt = prompt or make_prompt(author=author)
     task = Task.objects.create(kind=TaskKind.RATING, prompt=prompt, overlap=overlap, remaining=overlap,
-                               is_gold=is_gold, pair_key=pair_key)
+                               is_gold=is_gold, pair=pair)
     generation = make_generation(prompt, make_endpoint(endpoint), text=text)
     TaskResponse.objects.create(task=task, generation=generation, position=0)
     return task

@@ -5,7 +5,9 @@ preprompts for use in ranking, while two were selected for rating"; rating respo
 distinct models; long, complex prompts went to rating to spare annotators comparing four long answers.
 
 Every choice is drawn from ``random.Random(f"{seed}:{prompt_id}")`` over the pool in id order, so the
-same seed and the same pool give the same items; the seed is stored on each Task.
+same seed and the same pool give the same items; the seed is stored on each Task. The pool
+(``generation.selectors.prompt_generations``) holds finished, non-empty answers that do not echo their
+pre-prompt (``Generation.echoes_preprompt``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from rapidfuzz import fuzz
 
-from annotation.models import Task, TaskKind, TaskResponse
+from annotation.models import RatingPair, Task, TaskKind, TaskResponse
 from core.text import normalize_text
 from generation import selectors
 from generation.models import Generation
@@ -35,8 +37,8 @@ class RoutingRule:
     questions or list items.
     """
 
-    rating_min_chars: int = int(getattr(settings, "STUDIO_RATING_MIN_CHARS", 600))
-    rating_min_parts: int = int(getattr(settings, "STUDIO_RATING_MIN_PARTS", 6))
+    rating_min_chars: int = settings.STUDIO_RATING_MIN_CHARS
+    rating_min_parts: int = settings.STUDIO_RATING_MIN_PARTS
 
     def route(self, text: str) -> str:
         parts = [p for p in re.split(r"(?<=[.!?])\s+|\n+\s*(?:[-*•]|\d+[.)])?\s*", text.strip()) if p.strip()]
@@ -124,10 +126,10 @@ def tasks_assemble(
             else:
                 chosen = pick_rating_pair(pool, rng, threshold=similarity_threshold)
                 if chosen:
-                    pair_key = f"p{prompt.pk}-s{seed}"
+                    pair = RatingPair.objects.create(prompt=prompt, seed=seed)
                     for generation in chosen:
                         task = Task.objects.create(kind=kind, prompt=prompt, overlap=overlap, remaining=overlap,
-                                                   seed=seed, pair_key=pair_key)
+                                                   seed=seed, pair=pair)
                         TaskResponse.objects.create(task=task, generation=generation, position=0)
                     report.rating_pairs += 1
                     break

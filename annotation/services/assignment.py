@@ -17,9 +17,6 @@ Gold tasks (`is_gold`) go to every annotator and do not use `remaining`; every
 `STUDIO_GOLD_EVERY`-th claim of an annotator prefers an unseen gold item of the requested kind.
 """
 
-# ruff: noqa: S608 - the hot-path SQL interpolates only quoted table names from model metadata;
-# every value is a query parameter.
-
 from __future__ import annotations
 
 import json
@@ -33,24 +30,19 @@ from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.models import Claim, Task, TaskKind, TaskResponse
-from generation.models import Generation
+from annotation import sql
+from annotation.models import Claim, Task, TaskKind
+from core.errors import Conflict
 from prompts.models import Prompt
 
-# First key of PostgreSQL's two-key advisory locks taken here (the second is the user id).
-_CLAIM_LOCK_SPACE = 7301
 EXPIRE_BATCH = 2000  # claims expired per transaction
 
 
-class ClaimNotHeld(Exception):
+class ClaimNotHeld(Conflict):
     """A submission (or release) for an item the annotator does not hold."""
 
     def __init__(self, message: str | None = None):
         super().__init__(message or _("You do not hold this item (it was never assigned to you)."))
-
-
-def _postgres() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def _lease() -> timedelta:
@@ -60,9 +52,9 @@ def _lease() -> timedelta:
 def _serialise_annotator(annotator) -> None:
     """One claim at a time per annotator (a double click or a retried request cannot take two gold
     slots or two items at once). SQLite's IMMEDIATE transactions already serialise everything."""
-    if _postgres():
+    if sql.postgres():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CLAIM_LOCK_SPACE, annotator.pk])
+            cursor.execute(*sql.annotator_claim_lock(annotator_id=annotator.pk))
 
 
 def _give_back(task_ids: dict[int, int]) -> None:
@@ -74,17 +66,10 @@ def _give_back(task_ids: dict[int, int]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Hot path: next item and submission. Plain SQL (a handful of short statements, no ORM query
-# compilation, which cost more CPU than the database work); everything else uses the ORM.
+# Hot path: next item and submission. Plain SQL, every statement in annotation/sql.py (a handful of
+# short statements, no ORM query compilation, which cost more CPU than the database work); everything
+# else uses the ORM.
 # --------------------------------------------------------------------------------------------------
-
-def _t(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _dt(value: datetime):
-    return connection.ops.adapt_datetimefield_value(value)
-
 
 def _aware(value):
     if isinstance(value, str):
@@ -99,58 +84,11 @@ def _json(value):
 def fast_insert(obj) -> None:
     """INSERT one model instance the way Model.save() would (Python defaults, auto_now_add,
     get_db_prep_save per field) but without the ORM's query compiler; sets obj.pk (RETURNING)."""
-    meta = obj._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
-        _t(obj), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields)), quote(meta.pk.column)
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*sql.insert_returning(obj))
         obj.pk = cursor.fetchone()[0]
     obj._state.adding = False
     obj._state.db = connection.alias
-
-
-def _held_and_count_sql() -> str:
-    # The annotator's live claim of this kind (resume), and how many claims they ever had (gold turn).
-    # Uses the claim_active_by_user partial index and the claim.annotator_id FK index.
-    return (
-        f"SELECT (SELECT c.id FROM {_t(Claim)} c INNER JOIN {_t(Task)} t ON t.id = c.task_id"
-        f" WHERE c.annotator_id = %s AND c.status = %s AND t.kind = %s AND c.expires_at > %s"
-        f" ORDER BY c.claimed_at, c.id LIMIT 1),"
-        f" (SELECT COUNT(*) FROM {_t(Claim)} WHERE annotator_id = %s)"
-    )
-
-
-def _candidate_sql(*, gold: bool, skip_own: bool) -> str:
-    # Oldest open task of the kind that this annotator never had; the task_open_by_kind /
-    # task_gold_by_kind partial indexes serve `kind = ? ORDER BY id`, the claim (task, annotator)
-    # unique index the NOT EXISTS probe. On PostgreSQL rows being handed out by a concurrent
-    # transaction are skipped, not waited for; `remaining > 0` is re-checked on the locked row.
-    sql = (
-        f"SELECT t.id, t.prompt_id, p.text FROM {_t(Task)} t INNER JOIN {_t(Prompt)} p ON p.id = t.prompt_id"
-        f" WHERE t.kind = %s AND t.is_active = %s AND t.is_gold = %s"
-        f" AND NOT EXISTS (SELECT 1 FROM {_t(Claim)} c WHERE c.task_id = t.id AND c.annotator_id = %s)"
-    )
-    if not gold:
-        sql += " AND t.remaining > 0"
-    if skip_own:
-        sql += " AND (p.author_id IS NULL OR p.author_id <> %s)"
-    sql += " ORDER BY t.id LIMIT 1"
-    if not gold and _postgres():
-        sql += " FOR UPDATE OF t SKIP LOCKED"
-    return sql
-
-
-def _responses(cursor, task_id: int) -> list[tuple[int, str]]:
-    cursor.execute(
-        f"SELECT r.id, g.text FROM {_t(TaskResponse)} r INNER JOIN {_t(Generation)} g ON g.id = r.generation_id"
-        f" WHERE r.task_id = %s ORDER BY r.position",
-        [task_id],
-    )
-    return cursor.fetchall()
 
 
 @transaction.atomic
@@ -167,9 +105,7 @@ def task_claim_next(*, annotator, kind: str, now: datetime | None = None) -> Cla
     now = now or timezone.now()
     _serialise_annotator(annotator)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _held_and_count_sql(), [annotator.pk, Claim.Status.ACTIVE, kind, _dt(now), annotator.pk]
-        )
+        cursor.execute(*sql.claim_held_and_count(annotator_id=annotator.pk, kind=kind, now=now))
         held_id, n_claims = cursor.fetchone()
         if held_id is not None:
             return Claim.objects.select_related("task__prompt").get(pk=held_id)
@@ -177,8 +113,9 @@ def task_claim_next(*, annotator, kind: str, now: datetime | None = None) -> Cla
         skip_own = settings.STUDIO_NO_OWN_PROMPTS
         row = None
         for gold in (True, False) if every > 0 and n_claims % every == 0 else (False, True):
-            params = [kind, True, gold, annotator.pk] + ([annotator.pk] if skip_own else [])
-            cursor.execute(_candidate_sql(gold=gold, skip_own=skip_own), params)
+            cursor.execute(
+                *sql.task_next_candidate(kind=kind, annotator_id=annotator.pk, gold=gold, skip_own=skip_own)
+            )
             row = cursor.fetchone()
             if row is not None:
                 break
@@ -186,8 +123,9 @@ def task_claim_next(*, annotator, kind: str, now: datetime | None = None) -> Cla
             return None
         task_id, prompt_id, prompt_text = row
         if not gold:
-            cursor.execute(f"UPDATE {_t(Task)} SET remaining = remaining - 1 WHERE id = %s", [task_id])
-        responses = _responses(cursor, task_id)
+            cursor.execute(*sql.task_take_slot(task_id=task_id))
+        cursor.execute(*sql.task_response_texts(task_id=task_id))
+        responses = cursor.fetchall()
     order = [response_id for response_id, _text in responses]
     random.shuffle(order)
     task = Task(id=task_id, kind=kind, prompt_id=prompt_id, is_gold=gold, is_active=True)
@@ -203,23 +141,16 @@ def claim_lock_for_submit(*, annotator, task_id: int, now: datetime | None = Non
 
     An expired or released claim is renewed when the task still has a free slot (nothing typed is
     lost); otherwise, or without any claim, ClaimNotHeld. A submitted claim is returned as is (the
-    caller decides about revisions). `claim.task` carries kind, is_gold, pair_key and prompt_id.
+    caller decides about revisions). `claim.task` carries kind, is_gold, pair_id and prompt_id.
     """
     now = now or timezone.now()
-    sql = (
-        f"SELECT c.id, c.status, c.display_order, c.claimed_at, c.expires_at, t.kind, t.is_gold, t.pair_key,"
-        f" t.prompt_id FROM {_t(Claim)} c INNER JOIN {_t(Task)} t ON t.id = c.task_id"
-        f" WHERE c.task_id = %s AND c.annotator_id = %s"
-    )
-    if _postgres():
-        sql += " FOR UPDATE OF c"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [task_id, annotator.pk])
+        cursor.execute(*sql.claim_for_submit(task_id=task_id, annotator_id=annotator.pk))
         row = cursor.fetchone()
     if row is None:
         raise ClaimNotHeld
-    claim_id, status, order, claimed_at, expires_at, kind, is_gold, pair_key, prompt_id = row
-    task = Task(id=task_id, kind=kind, is_gold=bool(is_gold), pair_key=pair_key, prompt_id=prompt_id)
+    claim_id, status, order, claimed_at, expires_at, kind, is_gold, pair_id, prompt_id = row
+    task = Task(id=task_id, kind=kind, is_gold=bool(is_gold), pair_id=pair_id, prompt_id=prompt_id)
     claim = Claim(
         id=claim_id, task=task, annotator=annotator, status=status, display_order=_json(order),
         claimed_at=_aware(claimed_at), expires_at=_aware(expires_at),
@@ -243,10 +174,7 @@ def claim_mark_submitted(claim: Claim, *, now: datetime, give_back: bool = False
     claim.status = Claim.Status.SUBMITTED
     claim.submitted_at = now
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {_t(Claim)} SET status = %s, submitted_at = %s WHERE id = %s",
-            [claim.status, _dt(now), claim.pk],
-        )
+        cursor.execute(*sql.claim_mark_submitted(claim_id=claim.pk, now=now))
     if give_back:
         _give_back({claim.task_id: 1})
 
@@ -255,7 +183,7 @@ def claim_mark_submitted(claim: Claim, *, now: datetime, give_back: bool = False
 def claim_release(*, annotator, task_id: int) -> Claim:
     """The annotator gives an item back unannotated; its slot returns to the pool (not to them)."""
     qs = Claim.objects.filter(task_id=task_id, annotator=annotator, status=Claim.Status.ACTIVE)
-    if _postgres():
+    if sql.postgres():
         qs = qs.select_for_update()
     claim = qs.first()
     if claim is None:
@@ -271,7 +199,7 @@ def claims_expire(*, now: datetime | None = None, limit: int = EXPIRE_BATCH) -> 
     """Expire leases that ran out and return their slots. Safe to run concurrently (skip locked)."""
     now = now or timezone.now()
     qs = Claim.objects.filter(status=Claim.Status.ACTIVE, expires_at__lt=now).order_by("id")
-    if _postgres():
+    if sql.postgres():
         qs = qs.select_for_update(skip_locked=True, of=("self",))
     rows = list(qs.values_list("id", "task_id")[:limit])
     if not rows:

@@ -5,7 +5,8 @@
   stores one row and the replay gets that row back (`Submitted.created` is False).
 * Only the holder of a claim may submit (`assignment.ClaimNotHeld` otherwise). A later submission with a
   new id by the same author is a revision: a new row with `revision + 1`, the previous row kept with
-  `is_current=False`; refused once a QA review exists (`AlreadyReviewed`).
+  `is_current=False`; refused once the item is locked — QA reviewed it — (`AlreadyReviewed`; the lock
+  is `locking`'s, set by QA's review service).
 * Each row records time on task, the display order shown (rankings) and the guideline version in force.
 * A rating skip (with its reason) is stored as a fact but gives the slot back so someone else rates it.
 """
@@ -20,15 +21,15 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.models import Claim, Ranking, Rating, SkipReason, Task, TaskKind
+from annotation import sql
+from annotation.models import Claim, Ranking, Rating, SkipReason, TaskKind
+from core.errors import Conflict
 from prompts.models import Criterion, GuidelineVersion
-from qa.models import Review, ReviewTarget
 
-from . import assignment
+from . import assignment, locking
 
 HARDNESS = ("hard", "soft")
 MAX_TEXT = 20_000
@@ -37,12 +38,12 @@ _CACHE_SECONDS = 30.0
 _cache: dict[str, tuple[float, Any]] = {}
 
 
-class AlreadyReviewed(Exception):
+class AlreadyReviewed(Conflict):
     def __init__(self):
         super().__init__(_("QA has already reviewed this annotation; it can no longer be changed."))
 
 
-class SubmissionConflict(Exception):
+class SubmissionConflict(Conflict):
     def __init__(self):
         super().__init__(_("This submission id was already used for a different item."))
 
@@ -97,14 +98,9 @@ def _time_on_task(time_ms: int | None, claim: Claim, now: datetime) -> int:
 
 
 def _replayed(model, *, submission_id: uuid.UUID, annotator, task_id: int) -> Submitted | None:
-    # Plain SQL on the hot path (see assignment); the unique index on submission_id serves it.
-    field = model._meta.get_field("submission_id")
+    # Plain SQL on the hot path (see annotation/sql.py).
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, annotator_id, task_id FROM {connection.ops.quote_name(model._meta.db_table)}"  # noqa: S608
-            f" WHERE submission_id = %s",
-            [field.get_db_prep_value(submission_id, connection)],
-        )
+        cursor.execute(*sql.submission_lookup(model, submission_id=submission_id))
         row = cursor.fetchone()
     if row is None:
         return None
@@ -199,13 +195,6 @@ def rating_clean(*, scores: dict | None, skip_reason: str, comment: str) -> dict
     return {"scores": clean, "skip_reason": "", "comment": comment}
 
 
-def _rating_reviewed(task: Task) -> bool:
-    first_id = task.pk
-    if task.pair_key:
-        first_id = Task.objects.filter(pair_key=task.pair_key, kind=TaskKind.RATING).aggregate(m=Min("id"))["m"]
-    return Review.objects.filter(target_kind=ReviewTarget.RATING_PAIR, target_id=first_id).exists()
-
-
 @transaction.atomic
 def rating_submit(
     *,
@@ -231,7 +220,7 @@ def rating_submit(
     def check(current: Rating) -> None:
         if current.skip_reason or data["skip_reason"]:
             raise ValidationError({"skip_reason": _("A skipped item cannot be rated later, nor a rating skipped.")})
-        if _rating_reviewed(claim.task):
+        if locking.is_locked(current, for_update=True):
             raise AlreadyReviewed
 
     # A skip gives the slot back: the item still needs its overlap of real ratings.
@@ -335,16 +324,16 @@ def ranking_submit(
     )
 
     def check(current: Ranking) -> None:
-        if Review.objects.filter(target_kind=ReviewTarget.RANKING, target_id=current.pk).exists():
+        if locking.is_locked(current):  # `current` was just read with its row lock (_store)
             raise AlreadyReviewed
 
     return _store(Ranking, claim, common, now=now, check_revision=check)
 
 
 def annotation_is_revisable(annotation: Rating | Ranking) -> bool:
-    """The author may still change it: current, not a skip, and no QA review yet."""
+    """The author may still change it: current, not a skip, and not locked (reviewed by QA)."""
     if not annotation.is_current:
         return False
-    if isinstance(annotation, Rating):
-        return not annotation.skip_reason and not _rating_reviewed(annotation.task)
-    return not Review.objects.filter(target_kind=ReviewTarget.RANKING, target_id=annotation.pk).exists()
+    if isinstance(annotation, Rating) and annotation.skip_reason:
+        return False
+    return not locking.is_locked(annotation)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from core.errors import StudioError
 
 from .. import client, selectors, tasks
 from ..models import Campaign, CampaignRunner, Endpoint, Generation, PrePrompt
@@ -14,8 +18,8 @@ G = Generation.Status
 MAX_TOKENS_LIMIT = 16384
 
 
-class CampaignError(ValueError):
-    pass
+class CampaignError(StudioError):
+    """A campaign that cannot be created (400), or an action its state refuses (409 CONFLICT)."""
 
 
 def _clean_params(params: dict | None) -> dict:
@@ -103,7 +107,8 @@ def campaign_start(*, campaign: Campaign, enqueue: bool = True) -> int:
     """
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in (S.DRAFT, S.RUNNING):
-        raise CampaignError(f"cannot start a campaign that is {campaign.get_status_display()}")
+        raise CampaignError(f"cannot start a campaign that is {campaign.get_status_display()}",
+                            status=HTTPStatus.CONFLICT)
     Generation.objects.bulk_create(_generation_rows(campaign), ignore_conflicts=True, batch_size=1000)
     campaign.status = S.RUNNING
     campaign.started_at = campaign.started_at or timezone.now()
@@ -121,7 +126,7 @@ def campaign_pause(*, campaign: Campaign) -> Campaign:
     """Runners stop claiming; requests in flight finish and are stored."""
     updated = Campaign.objects.filter(pk=campaign.pk, status=S.RUNNING).update(status=S.PAUSED)
     if not updated:
-        raise CampaignError("only a running campaign can be paused")
+        raise CampaignError("only a running campaign can be paused", status=HTTPStatus.CONFLICT)
     campaign.refresh_from_db()
     return campaign
 
@@ -130,7 +135,7 @@ def campaign_pause(*, campaign: Campaign) -> Campaign:
 def campaign_resume(*, campaign: Campaign) -> Campaign:
     updated = Campaign.objects.filter(pk=campaign.pk, status=S.PAUSED).update(status=S.RUNNING)
     if not updated:
-        raise CampaignError("only a paused campaign can be resumed")
+        raise CampaignError("only a paused campaign can be resumed", status=HTTPStatus.CONFLICT)
     campaign.refresh_from_db()
     _enqueue_runners(campaign, selectors.campaign_todo_endpoints(campaign))
     return campaign
@@ -143,7 +148,7 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
         status=S.CANCELLED, finished_at=timezone.now()
     )
     if not updated:
-        raise CampaignError("this campaign is already finished")
+        raise CampaignError("this campaign is already finished", status=HTTPStatus.CONFLICT)
     Generation.objects.filter(campaign=campaign, status__in=[G.PENDING, G.RETRYING]).update(
         status=G.CANCELLED, next_attempt_at=None
     )
@@ -158,7 +163,7 @@ def generation_retry(*, generation: Generation) -> Generation:
         status=G.PENDING, attempts=0, error="", next_attempt_at=None
     )
     if not updated:
-        raise CampaignError("only a failed generation can be retried")
+        raise CampaignError("only a failed generation can be retried", status=HTTPStatus.CONFLICT)
     generation.refresh_from_db()
     campaign = generation.campaign
     if campaign is not None:

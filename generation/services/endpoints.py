@@ -10,7 +10,11 @@ from ..models import Endpoint
 
 
 def endpoint_check_health(*, endpoint: Endpoint, timeout: float = 5.0) -> client.Health:
-    """GET {base_url}/models; the outcome is stored on the endpoint (shown in the admin and campaigns page)."""
+    """GET {base_url}/models; the outcome is stored on the endpoint (shown in the admin and campaigns page).
+
+    The served model's context length (vLLM's `max_model_len`) replaces `context_length` when the server
+    reports it: the server knows what it was started with; an admin's value stays for servers that don't say.
+    """
     if not endpoint.base_url:
         result = client.Health(False, "no base URL (imported responses only)", [], 0)
     else:
@@ -21,23 +25,35 @@ def endpoint_check_health(*, endpoint: Endpoint, timeout: float = 5.0) -> client
         "detail": result.detail[:500],
         "latency_ms": result.latency_ms,
     }
-    endpoint.save(update_fields=["last_health"])
+    fields = ["last_health"]
+    if result.context_length and result.context_length != endpoint.context_length:
+        endpoint.context_length = result.context_length
+        fields.append("context_length")
+    endpoint.save(update_fields=fields)
     return result
 
 
 @transaction.atomic
 def endpoint_register_local(*, url: str, model: str, name: str | None = None, max_concurrency: int = 8,
-                            supports_system_role: bool = True) -> tuple[Endpoint, bool]:
-    """Create or update the endpoint for a local server (idempotent: same name, same row)."""
+                            supports_system_role: bool = True,
+                            max_tokens: int | None = None) -> tuple[Endpoint, bool]:
+    """Create or update the endpoint for a local server (idempotent: same name, same row).
+
+    `max_tokens` (the per-answer cap) is set when given; otherwise a new endpoint gets the model default and an
+    existing one keeps its own.
+    """
     name = name or f"local-{model}"
-    endpoint, created = Endpoint.objects.select_for_update().get_or_create(
-        name=name,
-        defaults={"base_url": url.rstrip("/"), "model": model, "max_concurrency": max_concurrency,
-                  "supports_system_role": supports_system_role, "is_active": True},
-    )
+    defaults = {"base_url": url.rstrip("/"), "model": model, "max_concurrency": max_concurrency,
+                "supports_system_role": supports_system_role, "is_active": True}
+    if max_tokens is not None:
+        defaults["max_tokens"] = max_tokens
+    endpoint, created = Endpoint.objects.select_for_update().get_or_create(name=name, defaults=defaults)
     if not created:
         changed = []
-        for field, value in (("base_url", url.rstrip("/")), ("model", model), ("is_active", True)):
+        wanted = [("base_url", url.rstrip("/")), ("model", model), ("is_active", True)]
+        if max_tokens is not None:
+            wanted.append(("max_tokens", max_tokens))
+        for field, value in wanted:
             if getattr(endpoint, field) != value:
                 setattr(endpoint, field, value)
                 changed.append(field)

@@ -13,23 +13,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core import imports
 from core.text import normalize_text, text_hash
 from prompts.models import Category, Prompt
 
 from ..models import Endpoint, Generation, PrePrompt
-from ..postprocess import postprocess
+from ..postprocess import echoes_preprompt, postprocess
 from .runner import storable
 
-MAX_LINE_CHARS = 1_000_000
+FIELDS = frozenset({"prompt_id", "prompt", "category", "model", "response", "preprompt", "sample_index"})
 
 
 @dataclass
 class ResponseImportReport:
     created: int = 0
     prompts_created: int = 0
+    echoes_preprompt: int = 0  # imported answers that repeat their pre-prompt (held out of tasks and exports)
     endpoints_created: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
 
@@ -50,19 +53,19 @@ class _Row:
 
 
 def _parse(data: bytes, report: ResponseImportReport) -> list[_Row]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        report.errors.append((1, f"the file is not UTF-8 ({exc.reason} at byte {exc.start})"))
+    problem = imports.file_problem(data)
+    if problem:
+        report.errors.append((1, problem))
         return []
     preprompts = {p.key: p for p in PrePrompt.objects.all()}
     categories = {c.key: c for c in Category.objects.all()}
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    seen: dict[tuple, int] = {}  # identical lines (same prompt, model, pre-prompt, sample and text)
+    for number, line in imports.decoded_lines(data):
+        if isinstance(line, imports.Problem):
+            report.errors.append((number, line))
             continue
-        if len(line) > MAX_LINE_CHARS:
-            report.errors.append((number, "line too long"))
+        if not line.strip():
             continue
         try:
             obj = json.loads(line)
@@ -72,40 +75,49 @@ def _parse(data: bytes, report: ResponseImportReport) -> list[_Row]:
         if not isinstance(obj, dict):
             report.errors.append((number, "a line must be a JSON object"))
             continue
-        problems = []
-        response = obj.get("response")
-        if not isinstance(response, str) or not response.strip():
-            problems.append('"response" must be a non-empty string')
-        model = obj.get("model")
-        if not isinstance(model, str) or not model.strip() or len(model) > 100:
-            problems.append('"model" must be a model name (at most 100 characters)')
-        preprompt = preprompts.get(obj.get("preprompt") or "none")
+        problems: list[str] = []
+        unknown = sorted(set(obj) - FIELDS)
+        if unknown:
+            problems.append(f"unknown fields: {', '.join(unknown)} (known: {', '.join(sorted(FIELDS))})")
+        if imports.text_field(obj, "response", problems, max_chars=settings.STUDIO_IMPORT_MAX_RESPONSE_CHARS):
+            response = obj["response"]  # kept as written (raw_text is the model's exact output)
+        else:
+            response = ""
+        model = imports.text_field(obj, "model", problems, max_chars=100)
+        preprompt_key = imports.text_field(obj, "preprompt", problems, required=False, max_chars=64) or "none"
+        preprompt = preprompts.get(preprompt_key)
         if preprompt is None:
-            problems.append(f'unknown pre-prompt {obj.get("preprompt")!r} (known: {", ".join(sorted(preprompts))})')
-        sample_index = obj.get("sample_index")
-        if sample_index is not None and (not isinstance(sample_index, int) or not 0 <= sample_index < 1000):
-            problems.append('"sample_index" must be an integer 0..999')
+            problems.append(f"unknown pre-prompt {preprompt_key!r} (known: {', '.join(sorted(preprompts))})")
+        sample_index = imports.int_field(obj, "sample_index", problems, maximum=999)
+        prompt_id = imports.int_field(obj, "prompt_id", problems, minimum=1)
+        prompt_text = imports.text_field(obj, "prompt", problems, required=False)
+        category_key = imports.text_field(obj, "category", problems, required=False, max_chars=64)
         prompt = new_prompt = None
-        if obj.get("prompt_id") is not None:
-            prompt = Prompt.objects.filter(pk=obj["prompt_id"]).first() if isinstance(obj["prompt_id"], int) else None
+        if prompt_id is not None:
+            prompt = Prompt.objects.filter(pk=prompt_id).first()
             if prompt is None:
-                problems.append(f"no prompt with id {obj['prompt_id']!r}")
-        elif isinstance(obj.get("prompt"), str) and obj["prompt"].strip():
-            normalized = normalize_text(obj["prompt"])
+                problems.append(f"no prompt with id {prompt_id}")
+        elif prompt_text:
+            normalized = normalize_text(prompt_text)
             prompt = Prompt.objects.filter(normalized_hash=text_hash(normalized)).order_by("id").first()
             if prompt is None:
-                category = categories.get(obj.get("category") or "")
+                category = categories.get(category_key)
                 if category is None:
                     problems.append('prompt not found; give "category" (a category key) to create it')
                 else:
-                    new_prompt = {"text": obj["prompt"].strip(), "normalized": normalized,
+                    new_prompt = {"text": prompt_text, "normalized": normalized,
                                   "normalized_hash": text_hash(normalized), "category": category}
-        else:
+        elif "prompt_id" not in obj and "prompt" not in obj:
             problems.append('give "prompt_id" or "prompt"')
+        if not problems:
+            key = (prompt.pk if prompt else new_prompt["normalized_hash"], model, preprompt_key, sample_index, response)
+            if key in seen:
+                problems.append(f"repeats line {seen[key]} (same prompt, model, pre-prompt and response)")
+            seen.setdefault(key, number)
         if problems:
             report.errors.append((number, "; ".join(problems)))
             continue
-        rows.append(_Row(number, prompt, new_prompt, model.strip(), preprompt, response, sample_index))
+        rows.append(_Row(number, prompt, new_prompt, model, preprompt, response, sample_index))
     return rows
 
 
@@ -150,9 +162,11 @@ def responses_import(*, data: bytes, user=None) -> ResponseImportReport:
                                                 f"{index} already exists"))
                 continue
             taken[combo].add(index)
+            text = postprocess(row.response)  # the same post-processing as a campaign's answers
             generations.append(Generation(
                 prompt=prompt, endpoint=endpoint, preprompt_version=version, sample_index=index,
-                status=Generation.Status.DONE, raw_text=storable(row.response), text=postprocess(row.response),
+                status=Generation.Status.DONE, raw_text=storable(row.response), text=text,
+                echoes_preprompt=echoes_preprompt(text, version.text),
                 imported=True, finished_at=timezone.now(), params={"imported": True},
             ))
         if not report.ok:
@@ -161,5 +175,6 @@ def responses_import(*, data: bytes, user=None) -> ResponseImportReport:
             return report
         Generation.objects.bulk_create(generations, batch_size=1000)
         report.created = len(generations)
+        report.echoes_preprompt = sum(g.echoes_preprompt for g in generations)
     return report
 

@@ -29,9 +29,9 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from .. import client
-from ..models import Campaign, CampaignRunner, Endpoint, Generation, PrePromptVersion
-from ..postprocess import postprocess
+from .. import client, sql
+from ..models import Campaign, CampaignRunner, Endpoint, Generation
+from ..postprocess import echoes_preprompt, postprocess
 from .campaigns import campaign_maybe_finish
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,12 @@ BACKOFF_MAX_SECONDS = 60.0
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "STUDIO_GENERATION_MAX_ATTEMPTS", 8))
+    return settings.STUDIO_GENERATION_MAX_ATTEMPTS
 
 
 def runner_slice_seconds() -> float:
     """A runner hands over to a fresh task after this long, well inside Celery's soft time limit."""
-    return float(getattr(settings, "STUDIO_RUNNER_SLICE_SECONDS", 1200))
+    return float(settings.STUDIO_RUNNER_SLICE_SECONDS)
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -66,6 +66,7 @@ class Job:
     attempt: int
     messages: list[dict]
     params: dict
+    preprompt_text: str = ""  # the answer is checked for echoing it (postprocess.echoes_preprompt)
 
 
 @dataclass
@@ -83,29 +84,6 @@ def _todo(campaign_id: int, endpoint_id: int):
     return Generation.objects.filter(campaign_id=campaign_id, endpoint_id=endpoint_id)
 
 
-_CLAIM_SQL = """
-WITH busy AS (
-    SELECT count(*) AS n FROM {generation}
-    WHERE endpoint_id = %(endpoint)s AND status = 'running' AND lease_until > %(now)s
-), picked AS (
-    SELECT id FROM {generation}
-    WHERE campaign_id = %(campaign)s AND endpoint_id = %(endpoint)s
-      AND (status = 'pending'
-           OR (status = 'retrying' AND next_attempt_at <= %(now)s)
-           OR (status = 'running' AND lease_until <= %(now)s))
-    ORDER BY id
-    LIMIT GREATEST(0, LEAST(%(limit)s, %(max)s - (SELECT n FROM busy)))
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE {generation} AS g
-SET status = 'running', lease_owner = %(owner)s, lease_until = %(lease)s, attempts = g.attempts + 1,
-    next_attempt_at = NULL
-FROM picked, {prompt} AS p, {version} AS v
-WHERE g.id = picked.id AND p.id = g.prompt_id AND v.id = g.preprompt_version_id
-RETURNING g.id, g.attempts, g.params, p.text, v.text
-"""
-
-
 def _jobs(rows, endpoint: Endpoint) -> list[Job]:
     jobs = []
     for generation_id, attempt, params, prompt_text, preprompt_text in sorted(rows):
@@ -113,26 +91,24 @@ def _jobs(rows, endpoint: Endpoint) -> list[Job]:
         placement = params.pop("placement", "auto")
         messages = client.build_messages(user_text=prompt_text, preprompt_text=preprompt_text,
                                          supports_system=endpoint.supports_system_role, placement=placement)
-        jobs.append(Job(generation_id=generation_id, attempt=attempt, messages=messages, params=params))
+        jobs.append(Job(generation_id=generation_id, attempt=attempt, messages=messages, params=params,
+                        preprompt_text=preprompt_text or ""))
     return jobs
 
 
 def _claim_postgresql(*, campaign_id: int, endpoint: Endpoint, owner: str, limit: int) -> list[Job]:
     """The same claim as below in two statements (lock, then count + pick + lease in one), because on a
     busy machine every database round trip between two requests leaves a server slot idle."""
-    from prompts.models import Prompt
-
     now = timezone.now()
-    sql = _CLAIM_SQL.format(generation=Generation._meta.db_table, prompt=Prompt._meta.db_table,
-                            version=PrePromptVersion._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         # The lock is its own statement so the count below reads a snapshot taken after it (READ COMMITTED).
         locked = list(Endpoint.objects.select_for_update().filter(pk=endpoint.pk).values_list("max_concurrency",
                                                                                                flat=True))
-        cursor.execute(sql, {
+        cursor.execute(sql.claim(), {
             "endpoint": endpoint.pk, "campaign": campaign_id, "now": now, "limit": limit,
             "max": locked[0] if locked else endpoint.max_concurrency, "owner": owner,
             "lease": now + timezone.timedelta(seconds=endpoint.timeout_seconds + LEASE_MARGIN_SECONDS),
+            "pending": G.PENDING, "retrying": G.RETRYING, "running": G.RUNNING,
         })
         rows = cursor.fetchall()
     return _jobs(rows, endpoint)
@@ -178,9 +154,11 @@ def storable(text: str) -> str:
 
 def generation_record_result(*, job: Job, owner: str, result: client.ChatResult) -> bool:
     """Store a finished answer, only if this runner still holds the row's lease."""
+    text = postprocess(result.text)
     return bool(
         Generation.objects.filter(pk=job.generation_id, status=G.RUNNING, lease_owner=owner).update(
-            status=G.DONE, raw_text=storable(result.text), text=postprocess(result.text),
+            status=G.DONE, raw_text=storable(result.text), text=text,
+            echoes_preprompt=echoes_preprompt(text, job.preprompt_text),
             finish_reason=result.finish_reason[:32], prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens, latency_ms=result.latency_ms, error="",
             lease_owner="", lease_until=None, next_attempt_at=None, finished_at=timezone.now(),
@@ -231,7 +209,7 @@ def _fast_commits(on: bool) -> None:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO OFF" if on else "SET synchronous_commit TO DEFAULT")
+            cursor.execute(sql.SYNCHRONOUS_COMMIT_OFF if on else sql.SYNCHRONOUS_COMMIT_DEFAULT)
 
 
 def _call(endpoint: Endpoint, job: Job) -> client.ChatResult:

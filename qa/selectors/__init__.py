@@ -9,9 +9,9 @@ Public API used by other parts of the product:
 
 * ``review_state(target_kind, target_ids) -> {target_id: latest Review}`` — the latest QA decision per
   reviewed object. ``target_kind`` is a ``qa.models.ReviewTarget`` value: ``ranking`` (Ranking id: its
-  custom answer), ``dialog_turn`` (DialogTurn id: its custom answer), ``rating_pair`` (the smaller Task
-  id of the two rating tasks sharing a ``pair_key``: the winning response), ``dialog`` (Dialog id).
-  Objects without a review are absent.
+  custom answer), ``dialog_turn`` (DialogTurn id: its custom answer), ``rating_pair`` (``annotation``'s
+  RatingPair id: the winning response of its two rating tasks), ``dialog`` (Dialog id). Objects without a
+  review are absent.
 * ``effective_custom_text(target_kind, target_ids) -> {target_id: str | None}`` — for ``ranking`` and
   ``dialog_turn``: the custom answer an export must use. The annotator's text when not reviewed or
   approved, the QA lead's text after an *edit*, ``None`` after a *reject* (leave the custom answer out).
@@ -42,10 +42,10 @@ from .records import (
 )
 from .reviews import (
     REVIEW_STATUSES,
-    RatingPair,
     RatingPairRow,
     ReviewEntry,
     ReviewItem,
+    ScoredRatingPair,
     all_rating_pairs,
     custom_ranking_queue,
     custom_turn_queue,
@@ -65,7 +65,7 @@ from .reviews import (
 
 __all__ = [
     "TASK_TYPES", "REVIEW_STATUSES", "CategoryCoverage", "Coverage", "DialogRecords", "Filters", "RankingRecords",
-    "RatingPair", "RatingPairRow", "RatingRecords", "ReviewEntry", "ReviewItem", "TopicCoverage",
+    "RatingPairRow", "RatingRecords", "ReviewEntry", "ReviewItem", "ScoredRatingPair", "TopicCoverage",
     "all_rating_pairs", "annotator_choices", "coverage", "criteria", "custom_ranking_queue", "custom_turn_queue", "dialog_queue",
     "dialog_records", "effective_custom_text", "feedback_for", "feedback_sent", "gold_candidates",
     "gold_references", "gold_tasks", "is_rejected", "original_texts", "queue_counts", "ranking_records",

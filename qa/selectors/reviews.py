@@ -13,23 +13,26 @@ from fractions import Fraction
 from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, QuerySet, Subquery
 
+from annotation import selectors as annotation_selectors
 from annotation.models import Ranking, Rating, Task, TaskKind, TaskResponse
+from core.i18n import pick
 from dialogs.models import Dialog, DialogTurn
-from prompts.models import Prompt
+from prompts.models import Criterion, Prompt
 
 from ..models import Review, ReviewTarget
 from .gold import task_responses
 
 # --------------------------------------------------------------------------------------------------
-# Rating pairs (two rating tasks sharing a pair_key)
+# Rating pairs (annotation.models.RatingPair: two rating tasks of one prompt) with their mean scores
 # --------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RatingPair:
-    pair_id: int  # the smaller task id: the review target id
-    task_ids: tuple[int, int]
+class ScoredRatingPair:
+    pair_id: int  # the RatingPair id: the review target id
+    task_ids: tuple[int, int]  # in id order (the order the review page shows them)
     means: tuple[Fraction, Fraction]
     prompt_id: int
+    complete: bool = True  # both responses have their required ratings (annotation.selectors.rating_tasks_complete)
 
     @property
     def winner_index(self) -> int | None:
@@ -56,35 +59,37 @@ def _response_mean(per_annotator: list[Fraction]) -> Fraction | None:
     return sum(per_annotator, Fraction(0)) / len(per_annotator) if per_annotator else None
 
 
-def rating_pairs(*, task_ids: Iterable[int] | None = None) -> list[RatingPair]:
-    """Every rating pair whose two responses both have at least one scored rating, oldest first."""
-    qs = Rating.objects.filter(is_current=True, skip_reason="").exclude(task__pair_key="")
-    if task_ids is not None:
-        keys = Task.objects.filter(id__in=list(task_ids)).exclude(pair_key="").values("pair_key")
-        qs = qs.filter(task__pair_key__in=keys)
+def rating_pairs(*, pair_ids: Iterable[int] | None = None) -> list[ScoredRatingPair]:
+    """Every rating pair whose two responses both have at least one scored rating, by pair id."""
+    qs = Rating.objects.filter(is_current=True, skip_reason="", task__pair__isnull=False)
+    if pair_ids is not None:
+        qs = qs.filter(task__pair_id__in=list(pair_ids))
     per_task: dict[int, list[Fraction]] = defaultdict(list)
-    task_pair: dict[int, tuple[str, int]] = {}
-    rows = qs.values_list("task_id", "task__pair_key", "task__prompt_id", "scores")
-    for task_id, pair_key, prompt_id, scores in rows.iterator(chunk_size=5000):
+    task_pair: dict[int, tuple[int, int]] = {}
+    rows = qs.values_list("task_id", "task__pair_id", "task__prompt_id", "scores")
+    for task_id, pair_id, prompt_id, scores in rows.iterator(chunk_size=5000):
         values = [v for v in (scores or {}).values() if isinstance(v, int)]
         if values:
             per_task[task_id].append(Fraction(sum(values), len(values)))
-            task_pair[task_id] = (pair_key, prompt_id)
-    by_key: dict[str, list[int]] = defaultdict(list)
-    for task_id, (pair_key, _prompt) in task_pair.items():
-        by_key[pair_key].append(task_id)
+            task_pair[task_id] = (pair_id, prompt_id)
+    by_pair: dict[int, list[int]] = defaultdict(list)
+    for task_id, (pair_id, _prompt) in task_pair.items():
+        by_pair[pair_id].append(task_id)
     pairs = []
-    for _key, ids in by_key.items():
+    complete = annotation_selectors.rating_tasks_complete(
+        task_id for ids in by_pair.values() if len(ids) == 2 for task_id in ids
+    )
+    for pair_id, ids in by_pair.items():
         if len(ids) != 2:
             continue
         a, b = sorted(ids)
         means = (_response_mean(per_task[a]), _response_mean(per_task[b]))
-        pairs.append(RatingPair(a, (a, b), means, task_pair[a][1]))
+        pairs.append(ScoredRatingPair(pair_id, (a, b), means, task_pair[a][1], a in complete and b in complete))
     pairs.sort(key=lambda p: p.pair_id)
     return pairs
 
 
-def all_rating_pairs() -> list[RatingPair]:
+def all_rating_pairs() -> list[ScoredRatingPair]:
     """rating_pairs() shared between requests until a rating is added (ratings are append-only rows: a
     revision or a skip is a new row, so their count, last id and last time change with every write)."""
     version = Rating.objects.aggregate(n=Count("id"), last=Max("id"), at=Max("created"))
@@ -97,13 +102,11 @@ def all_rating_pairs() -> list[RatingPair]:
 
 
 def rating_pair_tasks(pair_id: int) -> list[Task]:
-    """The two tasks of a pair given its review id (the smaller task id); 404 handled by the caller."""
-    first = Task.objects.select_related("prompt").get(id=pair_id, kind=TaskKind.RATING)
-    if not first.pair_key:
-        return [first]
-    return list(
-        Task.objects.select_related("prompt").filter(pair_key=first.pair_key, kind=TaskKind.RATING).order_by("id")
-    )
+    """The tasks of a rating pair in id order; Task.DoesNotExist when there is no such pair."""
+    tasks = list(Task.objects.select_related("prompt").filter(pair_id=pair_id, kind=TaskKind.RATING).order_by("id"))
+    if not tasks:
+        raise Task.DoesNotExist
+    return tasks
 
 
 # --------------------------------------------------------------------------------------------------
@@ -112,14 +115,13 @@ def rating_pair_tasks(pair_id: int) -> list[Task]:
 
 def review_state(target_kind: str, target_ids: Iterable[int]) -> dict[int, Review]:
     """{target_id: latest Review} for the given ids (see the module docstring)."""
+    key = f"{Review.target_field(target_kind)}_id"
     ids = list({int(i) for i in target_ids})
     latest: dict[int, Review] = {}
     for start in range(0, len(ids), 5000):
         chunk = ids[start:start + 5000]
-        for review in Review.objects.filter(target_kind=target_kind, target_id__in=chunk).order_by(
-            "target_id", "-created", "-id"
-        ):
-            latest.setdefault(review.target_id, review)
+        for review in Review.objects.filter(**{f"{key}__in": chunk}).order_by(key, "-created", "-id"):
+            latest.setdefault(getattr(review, key), review)
     return latest
 
 
@@ -138,7 +140,7 @@ def original_texts(target_kind: str, target_ids: Iterable[int]) -> dict[int, str
         return dict.fromkeys(Dialog.objects.filter(id__in=ids).values_list("id", flat=True), "")
     if target_kind == ReviewTarget.RATING_PAIR:
         # A pair with equal means has no winner: its text is "" (it can be approved or rejected, not edited).
-        pairs = {p.pair_id: p for p in rating_pairs(task_ids=ids) if p.pair_id in set(ids)}
+        pairs = {p.pair_id: p for p in rating_pairs(pair_ids=ids)}
         winners = {pid: p.winner_task_id for pid, p in pairs.items()}
         texts = dict(
             TaskResponse.objects.filter(task_id__in=[t for t in winners.values() if t])
@@ -167,7 +169,7 @@ def effective_custom_text(target_kind: str, target_ids: Iterable[int]) -> dict[i
 
 def review_history(target_kind: str, target_id: int) -> list[Review]:
     return list(
-        Review.objects.filter(target_kind=target_kind, target_id=target_id)
+        Review.objects.filter(**{f"{Review.target_field(target_kind)}_id": target_id})
         .select_related("reviewer")
         .order_by("-created", "-id")
     )
@@ -203,14 +205,15 @@ def text_diff(original: str, edited: str) -> list[tuple[str, str]]:
 REVIEW_STATUSES = ("pending", "decided", "all")
 
 
-def _latest_review(kind: str, ref: str = "pk"):
-    return Review.objects.filter(target_kind=kind, target_id=OuterRef(ref)).order_by("-created", "-id")
+def _reviews_of(kind: str, ref: str = "pk") -> QuerySet:
+    return Review.objects.filter(**{Review.target_field(kind): OuterRef(ref)})
 
 
 def _with_status(qs: QuerySet, kind: str, status: str) -> QuerySet:
+    # Both subqueries are served by the review_by_<kind> index (qa.models.Review).
     qs = qs.annotate(
-        latest_decision=Subquery(_latest_review(kind).values("decision")[:1]),
-        reviewed=Exists(Review.objects.filter(target_kind=kind, target_id=OuterRef("pk"))),
+        latest_decision=Subquery(_reviews_of(kind).order_by("-created", "-id").values("decision")[:1]),
+        reviewed=Exists(_reviews_of(kind)),
     )
     if status == "pending":
         qs = qs.filter(reviewed=False)
@@ -260,14 +263,14 @@ def dialog_queue(status: str = "pending", sample_percent: int = 100) -> QuerySet
 
 @dataclass(frozen=True)
 class RatingPairRow:
-    pair: RatingPair
+    pair: ScoredRatingPair
     prompt_text: str
     category: str
     decision: str | None
 
 
 def rating_pair_queue(
-    which: str, status: str = "pending", threshold: float = 4.5, pairs: list[RatingPair] | None = None
+    which: str, status: str = "pending", threshold: float = 4.5, pairs: list[ScoredRatingPair] | None = None
 ) -> list[RatingPairRow]:
     """``which`` = "identical" (equal means) or "low_winner" (winner's mean below ``threshold``)."""
     limit = Fraction(str(threshold))
@@ -284,9 +287,11 @@ def rating_pair_queue(
     prompts = dict(
         Prompt.objects.filter(id__in={p.prompt_id for p in pairs}).values_list("id", "text")
     )
-    categories = dict(
-        Prompt.objects.filter(id__in={p.prompt_id for p in pairs}).values_list("id", "category__name")
-    )
+    categories = {
+        prompt_id: pick({"en": name_en, "pl": name_pl})
+        for prompt_id, name_en, name_pl in Prompt.objects.filter(id__in={p.prompt_id for p in pairs})
+        .values_list("id", "category__name_en", "category__name_pl")
+    }
     return [
         RatingPairRow(
             p, prompts.get(p.prompt_id, ""), categories.get(p.prompt_id, ""),
@@ -296,7 +301,7 @@ def rating_pair_queue(
     ]
 
 
-def queue_counts(threshold: float = 4.5, pairs: list[RatingPair] | None = None) -> dict[str, int]:
+def queue_counts(threshold: float = 4.5, pairs: list[ScoredRatingPair] | None = None) -> dict[str, int]:
     """Pending items per queue, for the queue tabs."""
     pairs = all_rating_pairs() if pairs is None else pairs
     reviewed = set(review_state(ReviewTarget.RATING_PAIR, [p.pair_id for p in pairs]))
@@ -336,6 +341,14 @@ class ReviewItem:
     history: list[ReviewEntry] | None = None
     dialog_id: int | None = None
     task_id: int | None = None  # for feedback links
+
+
+def _named_scores(scores: dict, criteria: list[Criterion]) -> list[tuple[str, object]]:
+    """[(criterion name in the active language, score)] in the guideline's order; unknown keys last, as keys."""
+    known = {c.key for c in criteria}
+    return [(c.name, scores[c.key]) for c in criteria if c.key in scores] + [
+        (key, value) for key, value in scores.items() if key not in known
+    ]
 
 
 def _turn_dicts(turns) -> list[dict]:
@@ -385,14 +398,14 @@ def review_item(kind: str, target_id: int) -> ReviewItem:
         item.turns = _turn_dicts(turns)
     elif kind == ReviewTarget.RATING_PAIR:
         tasks = rating_pair_tasks(target_id)
-        if tasks[0].id != target_id:
-            raise Task.DoesNotExist
-        pair = next((p for p in rating_pairs(task_ids=[target_id]) if p.pair_id == target_id), None)
-        item.prompt, item.task_ids, item.task_id = tasks[0].prompt, [t.id for t in tasks], target_id
+        pair = next(iter(rating_pairs(pair_ids=[target_id])), None)
+        item.prompt, item.task_ids, item.task_id = tasks[0].prompt, [t.id for t in tasks], tasks[0].id
         winner = pair.winner_task_id if pair else None
         ratings_by_task: dict[int, list] = defaultdict(list)
+        criteria = list(Criterion.objects.order_by("position"))
         for rating in (Rating.objects.filter(task__in=tasks, is_current=True).select_related("annotator")
                        .order_by("annotator__username")):
+            rating.named_scores = _named_scores(rating.scores or {}, criteria)
             ratings_by_task[rating.task_id].append(rating)
         item.responses = []
         for index, task in enumerate(tasks):

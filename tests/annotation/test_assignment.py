@@ -13,20 +13,15 @@ from annotation.models import Claim, Rating, Task, TaskKind
 from annotation.services import assignment, submissions
 from annotation.tasks import expire_claims
 from core import roles
+from tests.annotation.support import SCORES
 from tests.conftest import PASSWORD
 from tests.factories import make_prompt, make_ranking_task, make_rating_task
 
-SCORES = {
-    "truthfulness": 5, "linguistic_correctness": 4, "safety": 5, "fairness": 5, "conciseness": 3,
-    "coherence_reasoning": 4, "helpfulness_instruction_following": 4,
-}
-
 
 @pytest.fixture(autouse=True)
-def _settings(settings):
-    settings.STUDIO_GOLD_EVERY = 0
+def _only_others_prompts(settings):
+    """These tests rely on annotators never being offered items on their own prompts (also the default)."""
     settings.STUDIO_NO_OWN_PROMPTS = True
-    submissions.cache_clear()
 
 
 def make_annotators(django_user_model, n):

@@ -7,7 +7,6 @@ from annotation.models import Claim, Ranking, Rating
 from annotation.services import submissions
 from tests.factories import make_prompt, make_ranking_task, make_rating_task
 
-pytest_plugins = ["tests.browser"]
 pytestmark = pytest.mark.browser
 
 HOSTILE = (
@@ -16,12 +15,6 @@ HOSTILE = (
     '[x](<javascript:alert(4)>) <svg onload=alert(5)> <iframe src="javascript:alert(6)"></iframe>'
 )
 SCORES_TYPED = "5435344"
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings):
-    settings.STUDIO_GOLD_EVERY = 0
-    submissions.cache_clear()
 
 
 def start(page, kind):

@@ -5,24 +5,11 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 
-from annotation.models import Claim, Ranking, Rating, SkipReason, Task, TaskKind
-from annotation.services import assignment, submissions
+from annotation.models import Claim, Ranking, Rating, RatingPair, SkipReason, Task, TaskKind
+from annotation.services import assignment, locking, submissions
 from prompts.models import GuidelineVersion
-from qa.models import Review, ReviewTarget
+from tests.annotation.support import SCORES
 from tests.factories import make_prompt, make_ranking_task, make_rating_task
-
-SCORES = {
-    "truthfulness": 5, "linguistic_correctness": 4, "safety": 5, "fairness": 5, "conciseness": 3,
-    "coherence_reasoning": 4, "helpfulness_instruction_following": 4,
-}
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings):
-    settings.STUDIO_GOLD_EVERY = 0
-    submissions.cache_clear()
-    yield
-    submissions.cache_clear()
 
 
 def claim(user, kind):
@@ -105,8 +92,10 @@ def test_unknown_skip_reason_is_refused(seeded, annotator):
         submissions.rating_submit(annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), skip_reason="bored")
 
 
-def test_revision_keeps_history_until_qa_reviews(seeded, annotator, qa_lead):
-    task = make_rating_task()
+def test_revision_keeps_history_until_the_pair_is_locked(seeded, annotator):
+    prompt = make_prompt()
+    pair = RatingPair.objects.create(prompt=prompt)
+    task = make_rating_task(prompt=prompt, pair=pair)
     claim(annotator, TaskKind.RATING)
     first = submissions.rating_submit(annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), scores=SCORES)
     revised = submissions.rating_submit(
@@ -116,23 +105,35 @@ def test_revision_keeps_history_until_qa_reviews(seeded, annotator, qa_lead):
     old = Rating.objects.get(pk=first.annotation.pk)
     assert not old.is_current and old.scores == SCORES
     assert Task.objects.get(pk=task.pk).remaining == 1  # a revision takes no slot
-    Review.objects.create(target_kind=ReviewTarget.RATING_PAIR, target_id=task.id, decision="approve", reviewer=qa_lead)
+    assert submissions.annotation_is_revisable(revised) and not locking.is_locked(revised)
+    locking.item_lock(RatingPair, pair.id)  # what QA's review does
+    assert locking.is_locked(revised)
     with pytest.raises(submissions.AlreadyReviewed):
         submissions.rating_submit(annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), scores=SCORES)
     assert not submissions.annotation_is_revisable(revised)
     assert Rating.objects.filter(task=task).count() == 2
 
 
-def test_rating_pair_review_locks_both_tasks_of_the_pair(seeded, annotator, qa_lead):
+def test_a_locked_rating_pair_locks_both_tasks_and_nothing_else(seeded, annotator):
     prompt = make_prompt()
-    first = make_rating_task(prompt=prompt, pair_key="p1", endpoint="m-a")
-    second = make_rating_task(prompt=prompt, pair_key="p1", endpoint="m-b")
-    for _ in range(2):
+    pair = RatingPair.objects.create(prompt=prompt)
+    first = make_rating_task(prompt=prompt, pair=pair, endpoint="m-a")
+    second = make_rating_task(prompt=prompt, pair=pair, endpoint="m-b")
+    alone = make_rating_task(endpoint="m-c")  # a rating task without a pair is never locked
+    for _ in range(3):
         held = claim(annotator, TaskKind.RATING)
         submissions.rating_submit(annotator=annotator, task_id=held.task_id, submission_id=uuid.uuid4(), scores=SCORES)
-    Review.objects.create(target_kind=ReviewTarget.RATING_PAIR, target_id=first.id, decision="approve", reviewer=qa_lead)
-    with pytest.raises(submissions.AlreadyReviewed):
-        submissions.rating_submit(annotator=annotator, task_id=second.id, submission_id=uuid.uuid4(), scores=SCORES)
+    locking.item_lock(RatingPair, pair.id)
+    locked_at = RatingPair.objects.get(pk=pair.pk).locked_at
+    locking.item_lock(RatingPair, pair.id)  # a second lock keeps the first time
+    assert RatingPair.objects.get(pk=pair.pk).locked_at == locked_at
+    for task in (first, second):
+        with pytest.raises(submissions.AlreadyReviewed):
+            submissions.rating_submit(annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), scores=SCORES)
+    revised = submissions.rating_submit(annotator=annotator, task_id=alone.id, submission_id=uuid.uuid4(),
+                                        scores=SCORES).annotation
+    assert revised.revision == 2 and submissions.annotation_is_revisable(revised)
+    assert Rating.objects.filter(task__pair=pair).count() == 2
 
 
 # --------------------------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ def test_all_unacceptable_requires_a_custom_answer(seeded, annotator):
     assert row.hardness[str(order[0])] == "hard" and len(row.hardness) == 4
 
 
-def test_ranking_revision_refused_after_review(seeded, annotator, qa_lead):
+def test_ranking_revision_refused_once_locked(seeded, annotator):
     task = make_ranking_task()
     held = claim(annotator, TaskKind.RANKING)
     first = submissions.ranking_submit(
@@ -206,11 +207,14 @@ def test_ranking_revision_refused_after_review(seeded, annotator, qa_lead):
         annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=held.display_order[::-1]
     ).annotation
     assert second.revision == 2 and not Ranking.objects.get(pk=first.pk).is_current
-    Review.objects.create(target_kind=ReviewTarget.RANKING, target_id=second.id, decision="approve", reviewer=qa_lead)
+    locking.item_lock(Ranking, second.id)  # what QA's review does
+    second.refresh_from_db()
+    assert locking.is_locked(second) and not submissions.annotation_is_revisable(second)
     with pytest.raises(submissions.AlreadyReviewed):
         submissions.ranking_submit(
             annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=held.display_order
         )
+    assert Ranking.objects.filter(task=task).count() == 2
 
 
 def test_kind_mismatch_is_refused(seeded, annotator):

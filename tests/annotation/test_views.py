@@ -7,21 +7,12 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from annotation.models import Claim, Ranking, Rating, TaskKind
-from annotation.services import assignment, submissions
+from annotation.services import assignment
 from qa.models import Feedback
+from tests.annotation.support import SCORES
 from tests.factories import make_prompt, make_ranking_task, make_rating_task
 
-SCORES = {
-    "truthfulness": 5, "linguistic_correctness": 4, "safety": 5, "fairness": 5, "conciseness": 3,
-    "coherence_reasoning": 4, "helpfulness_instruction_following": 4,
-}
 HOSTILE = '<script>alert(1)</script> <img src=x onerror="alert(2)"> [klik](javascript:alert(3))'
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings):
-    settings.STUDIO_GOLD_EVERY = 0
-    submissions.cache_clear()
 
 
 @pytest.fixture

@@ -4,10 +4,5 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def english(settings):
-    """Messages are asserted in English (the default UI language is Polish)."""
-    from django.utils import translation
-
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield
+def _english(english):
+    """Every dialog test asserts its messages in English (`english` is in tests/conftest.py)."""

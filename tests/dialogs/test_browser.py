@@ -11,7 +11,7 @@ import pytest
 
 from dialogs.models import Dialog, DialogCandidate, DialogTurn
 from generation.models import Endpoint
-from tests.browser import assert_no_js_dialogs, login_via_form
+from tests.browser import assert_no_js_dialogs, login_via_form, wait_until
 from tests.factories import make_dialog_pool
 
 pytestmark = [pytest.mark.browser, pytest.mark.vllm]
@@ -31,7 +31,8 @@ def pool(seeded, vllm_server):
 
 def _wait_answers(page):
     """All three columns of the current turn are complete and the decision can be saved."""
-    page.wait_for_function(
+    wait_until(
+        page,
         "document.querySelectorAll('[data-current-turn] .dlg-candidate[data-status=done] .md').length === 3",
         timeout=WAIT_MS,
     )
@@ -109,7 +110,8 @@ def test_four_turn_dialog_with_custom_copy_edit_reload_and_resume(page, browser,
     # Turn 4: reload while the answers stream; the dialog resumes and completes.
     Endpoint.objects.filter(in_dialog_pool=True).update(max_tokens=120)
     _send(page, "Opowiedz mi o Krakowie, proszę.", "qa")
-    page.wait_for_function(
+    wait_until(
+        page,
         "Array.from(document.querySelectorAll('[data-current-turn] .dlg-stream')).some(e => e.textContent.length)",
         timeout=WAIT_MS,
     )
@@ -174,7 +176,8 @@ def test_hostile_streamed_and_rendered_answers_never_execute(page, pool, annotat
     ))
     login_via_form(page, annotator, next_path=f"/dialogs/{dialog.pk}/")
     assert DialogCandidate.objects.filter(turn=turn).exclude(status=DialogCandidate.Status.PENDING).count() == 0
-    page.wait_for_function(
+    wait_until(
+        page,
         f"document.querySelectorAll('.dlg-stream').length === 3 && Array.from(document.querySelectorAll("
         f"'.dlg-stream')).every(e => e.textContent === {json.dumps(HOSTILE)})",
         timeout=WAIT_MS,

@@ -229,7 +229,8 @@ def test_stream_runs_three_models_and_persists_their_answers(live_pool, annotato
         bodies = [r.body for r in vllm_server.received_requests()]
     except pytest.skip.Exception:
         return
-    sent = [b["messages"] for b in bodies if any(marker in m["content"] for m in b.get("messages", []))]
+    chats = [b for b in bodies if b.get("stream")]  # the log also holds each seat's /tokenize (budget) request
+    sent = [b["messages"] for b in chats if any(marker in m["content"] for m in b.get("messages", []))]
     assert len(sent) == 3
     for messages in sent:
         assert [m["role"] for m in messages] == ["user", "assistant", "user"]

@@ -85,8 +85,18 @@ def test_default_export_from_service_annotations(export_root, corpus, admin_user
     evals = {json.dumps(p["prompt"][0]) for p in _rows(export, "preference.eval.jsonl")}
     assert train and evals and not train & evals
     card = (directory / "README.md").read_text(encoding="utf-8")
-    assert "## Selection and QA review" in card and "Review rule" in card
+    # the default export language is Polish: so is the card, the selection section included
+    assert "## Wybór danych i przegląd QA" in card and "Reguła przeglądu" in card
+    assert "## Selection and QA review" not in card and "Human preference data" not in card
     assert export.counters["rows"] > 0 and export.counters["items"] == {"dialog": 2, "ranking": 8, "rating": 5}
+
+
+def test_english_export_has_an_english_card(export_root, corpus, admin_user):
+    export = _build(admin_user, {"eval_ratio": 0.3, "language": "en"})
+    card = (Path(export.directory) / "README.md").read_text(encoding="utf-8")
+    assert "language:\n- en" in card and "# Preference Studio preference dataset" in card
+    assert "## Selection and QA review" in card and "Review rule" in card and "| Fact-based QA (Polish context) |" in card
+    assert "Wybór danych" not in card and "Pytania o fakty" not in card
 
 
 def test_rebuild_is_byte_identical_and_leaves_no_temp_dirs(export_root, corpus, admin_user):

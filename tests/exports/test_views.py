@@ -77,7 +77,7 @@ def test_list_and_detail_pages(login, admin_user, built):
     assert "built" in page and reverse("exports:detail", args=[built.pk]) in page
     detail = client.get(reverse("exports:detail", args=[built.pk])).content.decode()
     assert "preference.train.jsonl" in detail and "manifest.json" in detail
-    assert "<table>" in detail and "Rating #prompts" in detail  # the card's Table 1, rendered
+    assert "<table>" in detail and "Ocenianie: #promptów" in detail  # the card's Table 1 (Polish export), rendered
     assert reverse("exports:download", args=[built.pk, "preference.train.parquet"]) in detail
     assert f'id="export-progress-{built.pk}"' in detail and "every 2s" not in detail
     Export.objects.filter(pk=built.pk).update(status=Export.Status.RUNNING)

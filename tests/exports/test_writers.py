@@ -213,7 +213,7 @@ def test_preference_rows_keep_metadata_and_polish_text(tmp_path: Path) -> None:
 
 
 def test_table1_counts_in_manifest_and_card(tmp_path: Path) -> None:
-    manifest = _export(tmp_path / "e")
+    manifest = _export(tmp_path / "e", language="en")
     table1 = manifest["counts"]["table1"]
     # 60 ranking items, best-vs-worst: 1 pair each, except custom answers (i % 7 == 0: 9 items x 4 pairs).
     ranking_pairs = sum(c["ranking_pairs"] for c in table1["single_turn"].values())
@@ -227,7 +227,26 @@ def test_table1_counts_in_manifest_and_card(tmp_path: Path) -> None:
     assert "| Prompt type | Rating #prompts | Rating #pairs | Ranking #prompts | Ranking #pairs |" in card
     assert "| Multi-turn dialogs | #dialogs | #turns | #pairs | mean #turns |" in card
     assert "| Fact-based QA (Polish context) |" in card and "| PolQA (adapted) |" in card
-    assert "path: preference.train.jsonl" in card
+    assert "path: preference.train.jsonl" in card and "language:\n- en" in card
+
+
+def test_card_follows_the_export_language(tmp_path: Path) -> None:
+    """language=pl (the default): the card's prose and category names are Polish, none of the English text."""
+    from exports import card as C
+    from prompts import content
+
+    _export(tmp_path / "pl")
+    _export(tmp_path / "en", language="en")
+    polish = (tmp_path / "pl" / "README.md").read_text(encoding="utf-8")
+    english = (tmp_path / "en" / "README.md").read_text(encoding="utf-8")
+    assert "language:\n- pl" in polish and "language:\n- en" in english
+    for key in ("intro", "counts", "files", "split", "parameters", "table1_header", "dialog_header", "original"):
+        assert C.TEXT["pl"][key] in polish and C.TEXT["en"][key] not in polish, key
+        assert C.TEXT["en"][key] in english, key
+    for key, name in content.category_names("pl").items():
+        assert f"| {name} |" in polish
+        assert f"| {content.category_names('en')[key]} |" not in polish
+    assert "| Pytania o fakty (kontekst polski) |" in polish
 
 
 def test_sft_cap_per_source(tmp_path: Path) -> None:
@@ -328,7 +347,7 @@ def _seed_where(predicate, n_prompts: int, eval_ratio: float) -> int:
 def test_two_groups_at_the_default_ratio_still_get_an_eval_split(tmp_path: Path) -> None:
     # A seed where the plain hash puts both groups in train: the rebalance must move one to eval.
     seed = _seed_where(lambda splits: set(splits) == {"train"}, 2, 0.1)
-    manifest = _small_export(tmp_path / "e", 2, seed=seed, eval_ratio=0.1)
+    manifest = _small_export(tmp_path / "e", 2, seed=seed, eval_ratio=0.1, language="en")
     for stem in ("preference", "kto", "sft"):
         train = list(W.iter_jsonl(tmp_path / "e" / f"{stem}.train.jsonl"))
         evaluation = list(W.iter_jsonl(tmp_path / "e" / f"{stem}.eval.jsonl"))
@@ -343,7 +362,7 @@ def test_two_groups_at_the_default_ratio_still_get_an_eval_split(tmp_path: Path)
     assert "Prompt groups: 1 in train, 1 in eval." in card and "was moved from train to eval" in card
     for name, meta in manifest["files"].items():
         assert meta["sha256"] == W.sha256_file(tmp_path / "e" / name)
-    _small_export(tmp_path / "again", 2, seed=seed, eval_ratio=0.1)
+    _small_export(tmp_path / "again", 2, seed=seed, eval_ratio=0.1, language="en")
     assert {p.name: p.read_bytes() for p in (tmp_path / "e").iterdir()} == {
         p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()
     }

@@ -5,13 +5,8 @@ The worker is another process, so it must see committed data in the *test* datab
 queue name, so other Celery workers on the same Redis never take our tasks.
 """
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -19,57 +14,9 @@ from django.db import connection
 from generation.models import Campaign, CampaignRunner, Endpoint, Generation, PrePrompt
 from generation.services.campaigns import campaign_create, campaign_start, campaigns_resume_stalled
 from tests.factories import make_prompt
+from tests.generation.support import ROOT, Worker, broker_url
 
 pytestmark = [pytest.mark.vllm, pytest.mark.postgres]
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _broker_url() -> str:
-    url = os.environ.get("STUDIO_TEST_BROKER_URL") or os.environ.get("CELERY_BROKER_URL", "")
-    return url if url.startswith("redis://") else "redis://127.0.0.1:6379/1"
-
-
-class Worker:
-    def __init__(self, *, db_url: str, broker: str, queue: str, log_path: Path, pool: str = "threads",
-                 concurrency: int = 2):
-        self.db_url, self.broker, self.queue, self.log_path = db_url, broker, queue, log_path
-        self.pool, self.concurrency = pool, concurrency
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "Worker":
-        env = {**os.environ, "DATABASE_URL": self.db_url, "CELERY_BROKER_URL": self.broker,
-               "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO"}
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", self.pool, "-c", str(self.concurrency),
-             "-Q", self.queue, "-n", f"{self.queue}-{uuid.uuid4().hex[:4]}@%h", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-l", "INFO"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"celery worker exited:\n{self.log_path.read_text()[-3000:]}")
-            if b" ready." in self.log_path.read_bytes():
-                return self
-            time.sleep(0.3)
-        raise RuntimeError(f"celery worker not ready:\n{self.log_path.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker (no graceful shutdown): what a crashed machine looks like."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc = None
 
 
 @pytest.fixture(scope="session")
@@ -79,13 +26,13 @@ def celery_worker(django_db_setup, django_db_blocker):
     s = connection.settings_dict
     db_url = f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
     queue = f"gen-test-{uuid.uuid4().hex[:8]}"
-    broker = _broker_url()
+    broker = broker_url()
     from config.celery_app import app
 
     app.conf.broker_url = broker
     app.conf.broker_transport_options = {"visibility_timeout": 3600}
     app.conf.task_default_queue = queue
-    log_path = REPO / "var" / "log" / f"celery-{queue}.log"
+    log_path = ROOT / "var" / "log" / f"celery-{queue}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     worker = Worker(db_url=db_url, broker=broker, queue=queue, log_path=log_path).start()
     yield worker

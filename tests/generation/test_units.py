@@ -194,7 +194,8 @@ def test_rating_pairs_come_from_two_distinct_models(seeded):
         report = tasks_assemble(prompts=[long_prompt], seed=seed)
         assert report.rating_pairs == 1
         tasks = Task.objects.filter(prompt=long_prompt)
-        assert {t.kind for t in tasks} == {TaskKind.RATING} and len({t.pair_key for t in tasks}) == 1
+        assert {t.kind for t in tasks} == {TaskKind.RATING} and len({t.pair_id for t in tasks}) == 1
+        assert tasks[0].pair.prompt_id == long_prompt.pk and tasks[0].pair.seed == seed
         models = {tr.generation.endpoint_id for tr in TaskResponse.objects.filter(task__in=tasks)}
         assert len(models) == 2
 

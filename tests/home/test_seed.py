@@ -2,11 +2,11 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 
 from generation.models import PrePrompt
 from home.seeding import reference_seed
+from prompts import content
 from prompts.models import Category, Criterion, DialogTypology, RedTeamTemplate, Topic
 
 CHECK_REFERENCE = Path(settings.BASE_DIR) / "scripts" / "check_reference.sh"
@@ -50,7 +50,12 @@ def test_seeded_counts_match_reference(seeded):
     assert Topic.objects.filter(kind=Topic.Kind.ETHICS_THEME, parent__isnull=False).count() == sum(
         len(v) for v in ethics.values()
     )
-    assert RedTeamTemplate.objects.count() == len(ref["red_team_template_examples"])
+    polish = content.polish()["red_team_templates"]
+    assert RedTeamTemplate.objects.filter(language="en").count() == len(ref["red_team_template_examples"])
+    assert RedTeamTemplate.objects.filter(language="pl").count() == len(polish) > 0
+    assert set(RedTeamTemplate.objects.filter(language="pl").values_list("text", flat=True)) == {
+        row["template"] for row in polish
+    }
 
 
 def test_preprompts_are_byte_identical(seeded):
@@ -62,10 +67,12 @@ def test_preprompts_are_byte_identical(seeded):
 
 def test_seed_is_idempotent_and_keeps_admin_edits(seeded):
     category = Category.objects.get(key="qa_polish")
-    category.name = "Pytania o Polskę (edytowane)"
+    category.name_pl = "Pytania o Polskę (edytowane)"
     category.save()
+    Topic.objects.filter(name_en="history").update(name_pl="")  # a Polish name still missing is filled in
     counts = (Category.objects.count(), Topic.objects.count(), PrePrompt.objects.count())
     report = reference_seed()
     assert (report.categories, report.topics, report.preprompts) == (0, 0, 0)
     assert counts == (Category.objects.count(), Topic.objects.count(), PrePrompt.objects.count())
-    assert Category.objects.get(key="qa_polish").name == "Pytania o Polskę (edytowane)"
+    assert Category.objects.get(key="qa_polish").name_pl == "Pytania o Polskę (edytowane)"
+    assert Topic.objects.get(name_en="history").name_pl == content.polish()["topic_labels"]["history"]

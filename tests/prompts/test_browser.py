@@ -18,7 +18,7 @@ def test_write_prompt_duplicate_warning_and_coverage(page, login_as, annotator, 
     category = Category.objects.get(key="qa_polish")
     login_as(annotator)
     page.goto(f"/prompts/new/?category={category.pk}")
-    history = Topic.objects.get(name="history")
+    history = Topic.objects.get(name_en="history")
     assert coverage_count(page, "history") == 0
 
     page.select_option("#id_topic", str(history.pk))

@@ -11,16 +11,8 @@ from prompts.models import Category, Prompt, RedTeamTemplate, Topic
 from prompts.services import prompt_duplicates, prompts_import
 from tests.factories import make_endpoint, make_generation, make_prompt
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    """Service messages are asserted in English; the UI default language is Polish."""
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
+# Service messages are asserted in English; the UI default language is Polish.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 XSS = "<script>alert(1)</script> i <img src=x onerror=alert(1)> [klik](javascript:alert(1))"
 
@@ -72,7 +64,7 @@ def test_near_duplicate_has_similarity_score(seeded):
 def test_coverage_count_goes_up(seeded, annotator, login):
     client = login(annotator)
     category = Category.objects.get(key="qa_polish")
-    topic = Topic.objects.get(name="history")
+    topic = Topic.objects.get(name_en="history")
     before = client.get(reverse("prompts:prompt_create") + f"?category={category.pk}")
     assert before.status_code == 200
     row = [r for r in before.context["coverage"] if r.topic_id == topic.pk][0]

@@ -9,13 +9,6 @@ from tests.factories import make_qa_ranking, make_qa_ranking_task
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_dashboard_cache():
-    from django.core.cache import cache
-
-    cache.clear()  # the dashboard is cached between requests; every test starts from its own data
-
-
 @pytest.fixture
 def objects(seeded, annotator):
     task, ids = make_qa_ranking_task()

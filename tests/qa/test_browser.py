@@ -13,8 +13,6 @@ from qa import selectors
 from qa.models import Review
 from tests.factories import make_qa_ranking, make_qa_ranking_task
 
-pytest_plugins = ["tests.browser"]
-
 ORIGINAL = "Stolicą Polski jest Krakow <script>alert('x')</script>."
 EDITED = "Stolicą Polski jest Warszawa."
 

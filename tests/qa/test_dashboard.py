@@ -26,13 +26,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_dashboard_cache():
-    from django.core.cache import cache
-
-    cache.clear()  # the dashboard is cached between requests; every test starts from its own data
-
-
 def _double_rated(annotator, annotator2, n=6, category="qa_polish"):
     """n pairs, both responses rated by both annotators; annotator2 is one point harsher on half."""
     tasks = []

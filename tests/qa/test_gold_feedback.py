@@ -20,13 +20,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_dashboard_cache():
-    from django.core.cache import cache
-
-    cache.clear()  # the dashboard is cached between requests; every test starts from its own data
-
-
 # --- gold ---------------------------------------------------------------------------------------------
 
 def test_gold_ranking_reference_must_be_a_permutation(seeded, qa_lead):
@@ -149,20 +142,25 @@ def test_coverage_counts_prompts_topics_and_pairs(seeded, annotator, annotator2)
     topic.save()
     make_prompt(category="qa_polish", topic=topic)
     a, b = make_qa_rating_pair(category="qa_polish")  # a prompt without a topic
-    make_qa_rating(a, annotator, 5)
-    make_qa_rating(b, annotator2, 3)
+    for who in (annotator, annotator2):  # both responses have their two required ratings
+        make_qa_rating(a, who, 5)
+        make_qa_rating(b, who, 3)
+    c, d = make_qa_rating_pair(category="qa_polish")  # one rating short: a gap, not a pair
+    make_qa_rating(c, annotator, 5)
+    make_qa_rating(d, annotator, 2)
+    make_qa_rating(d, annotator2, 2)
     task, ids = make_qa_ranking_task(category="qa_polish")
     make_qa_ranking(task, annotator, ids)
     make_qa_ranking(task, annotator2, ids, custom_text="Własna")
     make_qa_dialog(annotator, [("ABC", "A", ""), ("ABC", None, "Własna")])
     cov = selectors.coverage()
-    polish = next(c for c in cov.categories if c.name.startswith("Fact-based QA (Polish"))
-    assert polish.prompts == 3
+    polish = next(c for c in cov.categories if c.category_id == topic.categories.get(key="qa_polish").id)
+    assert polish.prompts == 4
     row = next(t for t in polish.topics if t.topic_id == topic.id)
     assert row.prompts == 1 and row.target == 3 and row.below_target
     assert polish.below_target == 1
-    assert polish.rating_prompts == 1 and polish.ranking_prompts == 1
-    assert polish.rating_pairs == 1
+    assert polish.rating_prompts == 2 and polish.ranking_prompts == 1
+    assert polish.rating_pairs == 1 and polish.incomplete_rating_pairs == 1
     assert polish.ranking_pairs == 2  # best vs worst + the custom answer
     assert cov.dialogs == 1 and cov.dialog_pairs == 2 + 3
     assert cov.total_pairs == 1 + 2 + 5

@@ -17,12 +17,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_dashboard_cache():
-    from django.core.cache import cache
-
-    cache.clear()  # the dashboard is cached between requests; every test starts from its own data
-
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
@@ -53,7 +47,7 @@ def test_latest_decision_wins(custom_ranking, qa_lead):
     assert selectors.is_rejected("ranking", [rid]) == {rid}
     services.review_decide(reviewer=qa_lead, target_kind="ranking", target_id=rid, decision="approve")
     assert selectors.effective_custom_text("ranking", [rid]) == {rid: "Stolicą Polski jest Krakow."}
-    assert Review.objects.filter(target_id=rid).count() == 3  # the whole trail is kept
+    assert Review.objects.filter(ranking_id=rid).count() == 3  # the whole trail is kept
 
 
 def test_unreviewed_text_is_the_annotators(custom_ranking):
@@ -120,29 +114,30 @@ def test_rating_pair_queues(seeded, annotator, annotator2, qa_lead):
     make_qa_rating(good_b, annotator, 3)
 
     identical = selectors.rating_pair_queue("identical")
-    assert [row.pair.pair_id for row in identical] == [same_a.id]
+    assert [row.pair.pair_id for row in identical] == [same_a.pair_id]
     low = selectors.rating_pair_queue("low_winner")
-    assert [row.pair.pair_id for row in low] == [low_a.id]
+    assert [row.pair.pair_id for row in low] == [low_a.pair_id]
     assert low[0].pair.winner_task_id == low_a.id
     assert selectors.queue_counts()["low_winner"] == 1
 
-    services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=low_a.id, decision="edit",
+    services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=low_a.pair_id, decision="edit",
                            edited_text="Lepszy zwycięzca")
     assert selectors.rating_pair_queue("low_winner") == []
-    assert [r.pair.pair_id for r in selectors.rating_pair_queue("low_winner", "decided")] == [low_a.id]
-    assert selectors.effective_custom_text("rating_pair", [low_a.id]) == {low_a.id: "Lepszy zwycięzca"}
-    assert selectors.review_state("rating_pair", [low_a.id])[low_a.id].original_text == "Słabszy zwycięzca"
+    assert [r.pair.pair_id for r in selectors.rating_pair_queue("low_winner", "decided")] == [low_a.pair_id]
+    assert selectors.effective_custom_text("rating_pair", [low_a.pair_id]) == {low_a.pair_id: "Lepszy zwycięzca"}
+    assert selectors.review_state("rating_pair", [low_a.pair_id])[low_a.pair_id].original_text == "Słabszy zwycięzca"
 
     # a tie has no winner: it can be approved or rejected, not edited
     with pytest.raises(ValidationError):
-        services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=same_a.id,
+        services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=same_a.pair_id,
                                decision="edit", edited_text="Nowy tekst")
-    services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=same_a.id, decision="reject",
+    services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=same_a.pair_id, decision="reject",
                            note="niespójne oceny")
-    assert selectors.is_rejected("rating_pair", [same_a.id, low_a.id]) == {same_a.id}
+    assert selectors.is_rejected("rating_pair", [same_a.pair_id, low_a.pair_id]) == {same_a.pair_id}
     assert selectors.rating_pair_queue("identical") == []
-    with pytest.raises(ValidationError):  # the second task of a pair is not a review target
-        services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=same_b.id,
+    unrated = make_qa_rating_pair()[0].pair_id
+    with pytest.raises(ValidationError):  # a pair whose responses are not both rated has nothing to review
+        services.review_decide(reviewer=qa_lead, target_kind="rating_pair", target_id=unrated,
                                decision="approve")
 
 
@@ -222,14 +217,14 @@ def test_every_review_item_kind_renders(seeded, annotator, annotator2, login, qa
     make_qa_rating(a, annotator, 4)
     make_qa_rating(b, annotator2, 3)
     client = login(qa_lead)
-    for kind, target in [("dialog", dialog.id), ("dialog_turn", turn.id), ("rating_pair", a.id)]:
+    for kind, target in [("dialog", dialog.id), ("dialog_turn", turn.id), ("rating_pair", a.pair_id)]:
         response = client.get(reverse("qa:review_item", args=[kind, target]))
         page = response.content.decode()
         assert response.status_code == 200, kind
         assert "<script>alert" not in page and "<img src=x" not in page, kind
-    pair_page = client.get(reverse("qa:review_item", args=["rating_pair", a.id])).content.decode()
+    pair_page = client.get(reverse("qa:review_item", args=["rating_pair", a.pair_id])).content.decode()
     assert 'data-testid="original-text"' in pair_page and "&lt;script&gt;" in pair_page
-    assert client.get(reverse("qa:review_item", args=["rating_pair", b.id])).status_code == 404
+    assert client.get(reverse("qa:review_item", args=["rating_pair", a.pair_id + 1000])).status_code == 404
     dialog_page = client.get(reverse("qa:review_item", args=["dialog", dialog.id])).content.decode()
     assert 'name="edited_text"' not in dialog_page  # a whole dialog is approved or rejected, not edited
 

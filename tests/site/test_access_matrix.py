@@ -35,6 +35,7 @@ MATRIX = {
     "prompts:prompt_import": (D, {}),
     "core:invitations": (D, {}),
     "core:invitation_accept": (EVERYONE, {r: 403 for r in EVERYONE}),  # a wrong token is refused to all
+    "core:favicon": (EVERYONE, {r: 302 for r in EVERYONE}),  # public: a redirect to the static icon
     "home:feedback_read": (A, {r: 405 for r in A}),
     "annotation:rating_next": (A, {}),
     "annotation:rating_item": (A, {}),

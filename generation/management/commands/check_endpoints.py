@@ -5,7 +5,8 @@ from generation.services.endpoints import endpoint_check_health
 
 
 class Command(BaseCommand):
-    help = "Check every active endpoint (GET /v1/models) and store the result; exit 1 if any is down."
+    help = ("Check every active endpoint (GET /v1/models) and store the result and the served context length; "
+            "exit 1 if any is down.")
 
     def add_arguments(self, parser):
         parser.add_argument("names", nargs="*", help="endpoint names (default: all active with a URL)")
@@ -18,8 +19,9 @@ class Command(BaseCommand):
         for endpoint in endpoints.order_by("name"):
             health = endpoint_check_health(endpoint=endpoint, timeout=options["timeout"])
             state = "ok  " if health.ok else "DOWN"
+            context = f", context {endpoint.context_length} tokens" if endpoint.context_length else ""
             self.stdout.write(f"{state} {endpoint.name} {endpoint.base_url} {endpoint.model}: {health.detail} "
-                              f"({health.latency_ms} ms)")
+                              f"({health.latency_ms} ms{context})")
             down += not health.ok
         if down:
             raise CommandError(f"{down} endpoint(s) down")

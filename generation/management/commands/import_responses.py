@@ -22,4 +22,5 @@ class Command(BaseCommand):
                 self.stderr.write(f"{path}:{line}: {reason}")
             raise CommandError(f"nothing imported: {len(report.errors)} bad line(s)")
         self.stdout.write(f"imported {report.created} responses from {path} "
-                          f"({report.prompts_created} new prompts, {report.endpoints_created} new models)")
+                          f"({report.prompts_created} new prompts, {report.endpoints_created} new models; "
+                          f"{report.echoes_preprompt} repeat their pre-prompt and are held out)")

@@ -1,6 +1,7 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from generation.models import MAX_MAX_TOKENS, MIN_MAX_TOKENS
 from generation.services.endpoints import endpoint_check_health, endpoint_register_local
 
 
@@ -14,12 +15,18 @@ class Command(BaseCommand):
         parser.add_argument("--max-concurrency", type=int, default=8)
         parser.add_argument("--no-system-role", action="store_true",
                             help="the chat template has no system role: pre-prompts are prepended")
-        parser.add_argument("--check", action="store_true", help="also run the health check now")
+        parser.add_argument("--max-tokens", type=int, default=None,
+                            help="new tokens per answer (default: keep the endpoint's; 1024 for a new one)")
+        parser.add_argument("--check", action="store_true",
+                            help="also run the health check now (records the server's context length)")
 
     def handle(self, *args, **options):
+        if options["max_tokens"] is not None and not MIN_MAX_TOKENS <= options["max_tokens"] <= MAX_MAX_TOKENS:
+            raise CommandError(f"--max-tokens must be {MIN_MAX_TOKENS} to {MAX_MAX_TOKENS}")
         endpoint, created = endpoint_register_local(
             url=options["url"], model=options["model"], name=options["name"],
             max_concurrency=options["max_concurrency"], supports_system_role=not options["no_system_role"],
+            max_tokens=options["max_tokens"],
         )
         self.stdout.write(f"{'registered' if created else 'updated'} endpoint {endpoint.name} → {endpoint.base_url}")
         if options["check"]:

@@ -12,13 +12,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from annotation.models import Task, TaskKind, TaskResponse
+from annotation.models import RatingPair, Task, TaskKind, TaskResponse
 from core import roles
 from generation.models import Endpoint, Generation, PrePrompt
 from prompts.models import Category, Prompt, Topic
 from prompts.services import prompt_create
 
-DEMO_FILE = Path(__file__).resolve().parents[2] / "reference" / "demo_data.json"
+DEMO_FILE = Path(__file__).resolve().parents[2] / "demo_data.json"
 DEMO_USERS = [("admin", roles.ADMIN), ("qa", roles.QA_LEAD), ("ania", roles.ANNOTATOR),
               ("bartek", roles.ANNOTATOR), ("celina", roles.ANNOTATOR)]
 
@@ -59,7 +59,7 @@ class Command(BaseCommand):
             if Prompt.objects.filter(text=item["text"]).exists():
                 continue
             category = Category.objects.get(key=item["category"])
-            topic = Topic.objects.filter(categories=category, name=item["topic"]).first() if item["topic"] else None
+            topic = Topic.objects.filter(categories=category, name_en=item["topic"]).first() if item["topic"] else None
             prompt = prompt_create(author=None, text=item["text"], category=category, topic=topic)
             generations = [
                 Generation.objects.create(
@@ -72,9 +72,10 @@ class Command(BaseCommand):
             TaskResponse.objects.bulk_create(
                 [TaskResponse(task=ranking, generation=g, position=i) for i, g in enumerate(generations)]
             )
+            pair = RatingPair.objects.create(prompt=prompt, seed=0)
             for generation in generations[:2]:  # two distinct models, one rating item each
                 task = Task.objects.create(
-                    kind=TaskKind.RATING, prompt=prompt, overlap=2, remaining=2, pair_key=f"demo-{prompt.pk}", seed=0
+                    kind=TaskKind.RATING, prompt=prompt, overlap=2, remaining=2, pair=pair, seed=0
                 )
                 TaskResponse.objects.create(task=task, generation=generation, position=0)
             created += 1
