@@ -68,7 +68,14 @@ if [[ -z "${STUDIO_NO_MODEL:-}" ]]; then
   pids+=($!)
   SERVED="$([[ "$MODEL" == gemma ]] && echo gemma-3-270m || echo "$MODEL")"
   $PY manage.py register_local_endpoint --url "http://127.0.0.1:$MODEL_PORT/v1" --model "$SERVED" --name local-model \
-    --max-tokens "$TURN_TOKENS"
+    --max-tokens "$TURN_TOKENS" --dialog-pool --temperature 0.7
+  # A live dialog shows three anonymous seats, each a different endpoint: with one local model, two more
+  # endpoints on the same server sample at other temperatures (vLLM's prefix cache serves all three).
+  for seat in "b 1.0" "c 0.3"; do
+    read -r suffix temp <<<"$seat"
+    $PY manage.py register_local_endpoint --url "http://127.0.0.1:$MODEL_PORT/v1" --model "$SERVED" \
+      --name "local-model-$suffix" --max-tokens "$TURN_TOKENS" --dialog-pool --temperature "$temp"
+  done
   # when the server answers, record its health (and its context length) so the Generation page shows it as ready
   setsid bash -c 'for _ in $(seq 1 120); do curl -fs "$1" >/dev/null 2>&1 && break; sleep 5; done
                   "$2" manage.py check_endpoints || true' _ "http://127.0.0.1:$MODEL_PORT/v1/models" "$PY" \

@@ -633,6 +633,12 @@ def add_cli_arguments(parser: argparse.ArgumentParser, *, method: str) -> None:
     parser.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl", help="which files to read")
     parser.add_argument("--no-eval", action="store_true", help="skip evaluation on the eval split")
     parser.add_argument("--no-verify", action="store_true", help="skip checking files against the manifest")
+    parser.add_argument(
+        "--report-to",
+        default=None,
+        help="also log to these trackers, comma-separated (e.g. wandb,tensorboard; default none): "
+        "training_run.json and the plot are written either way",
+    )
     for flag, key, kind, text in _FLAGS:
         if key == "max_completion_length" and method != "orpo":
             continue
@@ -656,6 +662,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser, *, method: str) -> None:
 def request_from_options(method: str, options: Mapping[str, Any], *, code_version: str) -> TrainingRequest:
     """Turn parsed command-line options into a TrainingRequest (flags beat the config file)."""
     overrides = {key: options.get(key) for _, key, _, _ in _FLAGS}
+    if options.get("report_to"):
+        trackers = [t.strip() for t in str(options["report_to"]).split(",") if t.strip()]
+        overrides["report_to"] = [] if trackers == ["none"] else trackers
     overrides.update(parse_set_option(options.get("set_items") or []))
     settings, lora_section = resolve_settings(
         method, config_file=options.get("config"), cpu=bool(options.get("cpu")), overrides=overrides

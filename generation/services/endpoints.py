@@ -36,7 +36,8 @@ def endpoint_check_health(*, endpoint: Endpoint, timeout: float = 5.0) -> client
 @transaction.atomic
 def endpoint_register_local(*, url: str, model: str, name: str | None = None, max_concurrency: int = 8,
                             supports_system_role: bool = True,
-                            max_tokens: int | None = None) -> tuple[Endpoint, bool]:
+                            max_tokens: int | None = None, in_dialog_pool: bool | None = None,
+                            temperature: float | None = None) -> tuple[Endpoint, bool]:
     """Create or update the endpoint for a local server (idempotent: same name, same row).
 
     `max_tokens` (the per-answer cap) is set when given; otherwise a new endpoint gets the model default and an
@@ -45,14 +46,13 @@ def endpoint_register_local(*, url: str, model: str, name: str | None = None, ma
     name = name or f"local-{model}"
     defaults = {"base_url": url.rstrip("/"), "model": model, "max_concurrency": max_concurrency,
                 "supports_system_role": supports_system_role, "is_active": True}
-    if max_tokens is not None:
-        defaults["max_tokens"] = max_tokens
+    optional = {"max_tokens": max_tokens, "in_dialog_pool": in_dialog_pool, "temperature": temperature}
+    defaults.update({k: v for k, v in optional.items() if v is not None})
     endpoint, created = Endpoint.objects.select_for_update().get_or_create(name=name, defaults=defaults)
     if not created:
         changed = []
         wanted = [("base_url", url.rstrip("/")), ("model", model), ("is_active", True)]
-        if max_tokens is not None:
-            wanted.append(("max_tokens", max_tokens))
+        wanted += [(k, v) for k, v in optional.items() if v is not None]
         for field, value in wanted:
             if getattr(endpoint, field) != value:
                 setattr(endpoint, field, value)

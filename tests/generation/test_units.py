@@ -277,6 +277,22 @@ def test_register_local_endpoint_is_idempotent(db):
     call_command("register_local_endpoint", "--url", "http://127.0.0.1:8101/v1", "--model", "tiny", stdout=StringIO())
     endpoint = Endpoint.objects.get()
     assert endpoint.name == "local-tiny" and endpoint.base_url == "http://127.0.0.1:8101/v1" and endpoint.is_active
+    assert not endpoint.in_dialog_pool
+
+
+def test_run_sh_registers_three_dialog_seats_on_one_local_server(db):
+    """scripts/run.sh's registration: a dialog needs three pooled endpoints; with one local model they are three
+    endpoints on the same server at different temperatures."""
+    from dialogs.services import dialog_pool
+
+    url = "http://127.0.0.1:8100/v1"
+    for name, temp in (("local-model", "0.7"), ("local-model-b", "1.0"), ("local-model-c", "0.3")):
+        call_command("register_local_endpoint", "--url", url, "--model", "tiny", "--name", name, "--max-tokens", "256",
+                     "--dialog-pool", "--temperature", temp, stdout=StringIO())
+    pool = sorted(dialog_pool(), key=lambda e: e.name)
+    assert [(e.name, e.temperature, e.max_tokens) for e in pool] == [
+        ("local-model", 0.7, 256), ("local-model-b", 1.0, 256), ("local-model-c", 0.3, 256)
+    ]
 
 
 def test_check_endpoints_reports_down_server(db):

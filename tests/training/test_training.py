@@ -44,6 +44,13 @@ def test_dpo_and_kto_defaults() -> None:
     assert kto["per_device_eval_batch_size"] == 2
 
 
+def test_report_to_flag_reaches_the_trainer_config(tmp_path: Path) -> None:
+    base = {"data": tmp_path, "model": "m", "output": tmp_path / "o"}
+    request = T.request_from_options("dpo", {**base, "report_to": "tensorboard, wandb"}, code_version="x")
+    assert request.settings["report_to"] == ["tensorboard", "wandb"]
+    assert T.request_from_options("dpo", base, code_version="x").settings["report_to"] == []
+
+
 def test_kto_batch_of_one_is_refused_while_parsing_arguments() -> None:
     with pytest.raises(ValueError, match="KTO needs per_device_train_batch_size >= 2"):
         T.resolve_settings("kto", overrides={"per_device_train_batch_size": 1})

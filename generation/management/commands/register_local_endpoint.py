@@ -17,6 +17,9 @@ class Command(BaseCommand):
                             help="the chat template has no system role: pre-prompts are prepended")
         parser.add_argument("--max-tokens", type=int, default=None,
                             help="new tokens per answer (default: keep the endpoint's; 1024 for a new one)")
+        parser.add_argument("--dialog-pool", action="store_true",
+                            help="offer this endpoint as a seat of live dialogs (a dialog needs three)")
+        parser.add_argument("--temperature", type=float, default=None, help="sampling temperature of this endpoint")
         parser.add_argument("--check", action="store_true",
                             help="also run the health check now (records the server's context length)")
 
@@ -26,7 +29,8 @@ class Command(BaseCommand):
         endpoint, created = endpoint_register_local(
             url=options["url"], model=options["model"], name=options["name"],
             max_concurrency=options["max_concurrency"], supports_system_role=not options["no_system_role"],
-            max_tokens=options["max_tokens"],
+            max_tokens=options["max_tokens"], in_dialog_pool=True if options["dialog_pool"] else None,
+            temperature=options["temperature"],
         )
         self.stdout.write(f"{'registered' if created else 'updated'} endpoint {endpoint.name} → {endpoint.base_url}")
         if options["check"]:
