@@ -16,6 +16,8 @@ from annotation.models import SkipReason, TaskKind
 from annotation.services import assignment, submissions
 from annotation.services.assembly import RoutingRule, tasks_assemble
 from core.access import IsAnnotator, IsStudioAdmin
+from core.api import ErrorOutput
+from core.converters import MAX_ID
 from generation import selectors as generation_selectors
 
 
@@ -31,7 +33,7 @@ class ResponseOutput(serializers.Serializer):
 
 class ItemOutput(serializers.Serializer):
     task_id = serializers.IntegerField(source="task.pk")
-    kind = serializers.CharField(source="task.kind")
+    kind = serializers.ChoiceField(choices=TaskKind.choices, source="task.kind")
     prompt = serializers.CharField(source="prompt_text")
     responses = ResponseOutput(many=True)  # in the order shown to this annotator
     claimed_at = serializers.DateTimeField(source="claim.claimed_at")
@@ -50,7 +52,16 @@ class RatingInput(serializers.Serializer):
 class RankingInput(serializers.Serializer):
     submission_id = serializers.UUIDField()
     next = serializers.BooleanField(required=False, default=False, help_text="Also claim the next item")
-    order = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    order = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list,
+        help_text="Response ids, best first (every one, no ties; not with skip_reason)",
+    )
+    order_confirmed_unchanged = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Required (true) when `order` is exactly the display order of the claim: the annotator "
+        "confirmed the shown order as their ranking. An unchanged order without it is refused with 400.",
+    )
+    skip_reason = serializers.ChoiceField(choices=SkipReason.choices, required=False, allow_blank=True, default="")
     hardness = serializers.DictField(child=serializers.CharField(), required=False, default=dict)
     all_unacceptable = serializers.BooleanField(required=False, default=False)
     custom_text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
@@ -80,12 +91,16 @@ def item_payload(item: selectors.Item) -> dict:
     }
 
 
+class PingOutput(serializers.Serializer):
+    user = serializers.IntegerField(help_text="the caller's user id")
+
+
 class PingApi(APIView):
     """Cheapest authenticated call (an annotation client's auth check; the benchmark's baseline)."""
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(responses={200: OpenApiResponse(description="{'user': id}")})
+    @extend_schema(responses=PingOutput)
     def get(self, request):
         return Response({"user": request.user.pk})
 
@@ -132,7 +147,7 @@ class _SubmitApi(APIView):
         return Response(payload, status=code)  # the shape of SubmittedOutput, built directly (hot path)
 
 
-@extend_schema(request=RatingInput, responses={201: SubmittedOutput, 200: SubmittedOutput})
+@extend_schema(request=RatingInput, responses={201: SubmittedOutput, 200: SubmittedOutput, 409: ErrorOutput})
 class RatingSubmitApi(_SubmitApi):
     """Submit (or revise) a rating of a held item: seven scores 1–5, or a skip with its reason."""
 
@@ -141,7 +156,7 @@ class RatingSubmitApi(_SubmitApi):
     kind = TaskKind.RATING
 
 
-@extend_schema(request=RankingInput, responses={201: SubmittedOutput, 200: SubmittedOutput})
+@extend_schema(request=RankingInput, responses={201: SubmittedOutput, 200: SubmittedOutput, 409: ErrorOutput})
 class RankingSubmitApi(_SubmitApi):
     """Submit (or revise) a ranking of a held item: response ids best first, rejects, custom answer."""
 
@@ -155,14 +170,14 @@ class ClaimReleaseApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="Released")})
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Released"), 409: ErrorOutput})
     def post(self, request, task_id: int):
         assignment.claim_release(annotator=request.user, task_id=task_id)  # not held: 409
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TasksAssembleInput(serializers.Serializer):
-    seed = serializers.IntegerField(min_value=0)
+    seed = serializers.IntegerField(min_value=0, max_value=MAX_ID)  # stored with the tasks (bigint)
     prompt_filter = serializers.DictField(required=False, default=dict)
     rating_min_chars = serializers.IntegerField(min_value=1, default=RoutingRule().rating_min_chars)
     rating_min_parts = serializers.IntegerField(min_value=1, default=RoutingRule().rating_min_parts)

@@ -127,6 +127,33 @@ class Claim(models.Model):
         return f"{self.annotator} → {self.task} ({self.status})"
 
 
+class AnnotatorQueue(models.Model):
+    """An annotator's place in the queue of one kind, kept by the claim service (`assignment`) so that
+    the next item costs the same after thousands of claims as after none (bench/annotation.py
+    --long-history).
+
+    `claims`: how many claims of this kind the annotator ever made; their sum over kinds decides the gold
+    turn (it was a COUNT(*) over all their claims). `claimed_through`: every normal (non-gold) task of this
+    kind with an id up to it was claimed by this annotator, so the next-item query starts after it. Claims
+    are never deleted, so it stays true; task assembly lowers it if tasks appear below it (a concurrent
+    assembly that committed late). Written only in `annotation.services`.
+    """
+
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotation_queues")
+    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    claims = models.PositiveIntegerField(default=0)
+    claimed_through = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # the claim's upsert (sql.annotator_queue_advance: ON CONFLICT (annotator, kind)) and its reads
+            models.UniqueConstraint(fields=["annotator", "kind"], name="annotatorqueue_once_per_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.annotator} · {self.kind} queue"
+
+
 class SkipReason(models.TextChoices):
     CANNOT_FACT_CHECK = "cannot_fact_check", _("Cannot fact-check quickly")
     NEEDS_EXPERT = "needs_expert", _("Needs expert knowledge")
@@ -182,6 +209,11 @@ class Ranking(models.Model):
         TaskResponse, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )  # the response the custom answer was copied from, if any
     comment = models.TextField(blank=True)
+    # The annotator submitted the order exactly as shown and confirmed it explicitly (a ranking that
+    # matches the display order is refused without it); QA can split the position-bias figures by it.
+    order_confirmed_unchanged = models.BooleanField(default=False)
+    # A skip (with its reason) instead of a ranking: no order, and the slot goes back to the pool.
+    skip_reason = models.CharField(max_length=32, choices=SkipReason.choices, blank=True)
     time_ms = models.PositiveIntegerField(default=0)
     guideline_version = models.CharField(max_length=32, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -196,6 +228,9 @@ class Ranking(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(all_unacceptable=False) | ~Q(custom_text=""), name="ranking_custom_when_unacceptable"
+            ),
+            models.CheckConstraint(
+                condition=Q(skip_reason="") | Q(order=[]), name="ranking_skip_has_no_order"
             ),
         ]
 

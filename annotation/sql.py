@@ -11,7 +11,8 @@ of that loop it is.
 Each function returns ``(sql, params)`` for ``cursor.execute``. Only quoted table and column names from
 model metadata are interpolated; every value — ids, times, and the status / kind / flag values — is a
 parameter (Django's psycopg backend binds client side, so PostgreSQL still matches the partial indexes'
-predicates). The one literal is ``remaining > 0``, written as the task_open_by_kind index states it.
+predicates). The literals are ``remaining > 0``, written as the task_open_by_kind index states it, and
+the fixed shapes of a statement (``LIMIT 1 OFFSET 0``, ``t.id - 1``, a new counter's ``1``).
 PostgreSQL and SQLite differ only where a function says so: row locks (``FOR UPDATE``, ``SKIP LOCKED``)
 and advisory locks exist only on PostgreSQL; SQLite opens every transaction as ``BEGIN IMMEDIATE``
 (config settings), which serialises writers completely.
@@ -26,7 +27,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from annotation.models import Claim, Task, TaskResponse
+from annotation.models import AnnotatorQueue, Claim, Task, TaskResponse
 from generation.models import Generation
 from prompts.models import Prompt
 
@@ -63,40 +64,67 @@ def annotator_claim_lock(*, annotator_id: int) -> Statement:
     return "SELECT pg_advisory_xact_lock(%s, %s)", [CLAIM_LOCK_SPACE, annotator_id]
 
 
-def claim_held_and_count(*, annotator_id: int, kind: str, now: datetime) -> Statement:
-    """The annotator's live claim of this kind (resume) and how many claims they ever had (gold turn).
+def claim_held_and_queue(*, annotator_id: int, kind: str, now: datetime) -> Statement:
+    """The annotator's live claim of this kind (resume), how many claims they ever had (gold turn) and
+    where their queue of this kind starts (``AnnotatorQueue.claimed_through``).
 
-    Benchmark: bench/annotation.py, every claim; one round trip instead of two compiled ORM queries. Uses
-    the claim_active_by_user partial index and the claim.annotator_id foreign key index.
-    Parameters: annotator, the active status, kind, now, annotator. Returns one row (claim id or NULL, count).
+    Benchmark: bench/annotation.py, every claim; one round trip instead of two compiled ORM queries. The
+    claim count was a ``COUNT(*)`` over all the annotator's claims, which grew with their history
+    (``--long-history``); it is now the sum of the per-kind counters (at most one row per kind, unique
+    index). Uses the claim_active_by_user partial index for the live claim.
+    Parameters: annotator, the active status, kind, now, annotator, annotator, kind. Returns one row
+    (claim id or NULL, claim count, claimed_through or NULL).
     """
+    q = _t(AnnotatorQueue)
     sql = (
         f"SELECT (SELECT c.id FROM {_t(Claim)} c INNER JOIN {_t(Task)} t ON t.id = c.task_id"
         f" WHERE c.annotator_id = %s AND c.status = %s AND t.kind = %s AND c.expires_at > %s"
         f" ORDER BY c.claimed_at, c.id LIMIT 1),"
-        f" (SELECT COUNT(*) FROM {_t(Claim)} WHERE annotator_id = %s)"
+        f" (SELECT COALESCE(SUM(claims), 0) FROM {q} WHERE annotator_id = %s),"
+        f" (SELECT claimed_through FROM {q} WHERE annotator_id = %s AND kind = %s)"
     )
-    return sql, [annotator_id, Claim.Status.ACTIVE, kind, _dt(now), annotator_id]
+    return sql, [annotator_id, Claim.Status.ACTIVE, kind, _dt(now), annotator_id, annotator_id, kind]
 
 
-def task_next_candidate(*, kind: str, annotator_id: int, gold: bool, skip_own: bool) -> Statement:
+def _not_claimed_by(annotator_id: int) -> tuple[str, list]:
+    """``NOT EXISTS`` probe of the claim (task, annotator) unique index for the row ``t``.
+
+    ``LIMIT 1 OFFSET 0`` keeps PostgreSQL from pulling the subquery up into an anti join (an OFFSET makes
+    the EXISTS not "simple"): it stays a SubPlan run once per candidate, i.e. one probe of
+    claim_once_per_annotator, whatever the statistics say. As an anti join the planner chose, after 700
+    claims of one annotator, a nested loop re-reading all their claims per open task (62.5 ms) or, after
+    ANALYZE, a merge anti join over them (2.1 ms): both grow with the annotator's history.
+    """
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {_t(Claim)} c WHERE c.task_id = t.id AND c.annotator_id = %s LIMIT 1 OFFSET 0)",
+        [annotator_id],
+    )
+
+
+def task_next_candidate(
+    *, kind: str, annotator_id: int, gold: bool, skip_own: bool, after: int = 0
+) -> Statement:
     """The oldest open task of the kind that this annotator never had, with its prompt.
 
-    Benchmark: bench/annotation.py, every claim (16 clients all asking for the oldest open item). The
-    task_open_by_kind / task_gold_by_kind partial indexes serve ``kind = ? ORDER BY id``, the claim
-    (task, annotator) unique index the NOT EXISTS probe. On PostgreSQL a normal task is locked with
+    Benchmark: bench/annotation.py, every claim (16 clients all asking for the oldest open item), and
+    ``--long-history`` (one annotator from 0 to 5,000 claims: the cost must not grow with them). The
+    task_open_by_kind / task_gold_by_kind partial indexes serve ``kind = ? AND id > ? ORDER BY id``, and
+    each candidate is checked with one probe of the claim (task, annotator) unique index
+    (``_not_claimed_by``). ``after`` (normal tasks: the annotator's ``AnnotatorQueue.claimed_through``)
+    skips the tasks they already had: with overlap 2 those stay open, and probing them one by one made the
+    walk as long as the annotator's history. On PostgreSQL a normal task is locked with
     ``FOR UPDATE OF t SKIP LOCKED``: rows a concurrent transaction is handing out are skipped, not waited
     for, and ``remaining > 0`` is re-checked on the locked row version. Gold tasks take no slot, so they
     are not locked.
-    Parameters: kind, is_active (True), is_gold, annotator [, annotator when own prompts are skipped].
+    Parameters: kind, is_active (True), is_gold, after, annotator [, annotator when own prompts are skipped].
     Returns (task id, prompt id, prompt text) or no row.
     """
+    probe, probe_params = _not_claimed_by(annotator_id)
     sql = (
         f"SELECT t.id, t.prompt_id, p.text FROM {_t(Task)} t INNER JOIN {_t(Prompt)} p ON p.id = t.prompt_id"
-        f" WHERE t.kind = %s AND t.is_active = %s AND t.is_gold = %s"
-        f" AND NOT EXISTS (SELECT 1 FROM {_t(Claim)} c WHERE c.task_id = t.id AND c.annotator_id = %s)"
+        f" WHERE t.kind = %s AND t.is_active = %s AND t.is_gold = %s AND t.id > %s AND {probe}"
     )
-    params: list = [kind, True, gold, annotator_id]
+    params: list = [kind, True, gold, after, *probe_params]
     if not gold:
         sql += " AND t.remaining > 0"
     if skip_own:
@@ -106,6 +134,40 @@ def task_next_candidate(*, kind: str, annotator_id: int, gold: bool, skip_own: b
     if not gold and postgres():
         sql += " FOR UPDATE OF t SKIP LOCKED"
     return sql, params
+
+
+def annotator_queue_advance(
+    *, annotator_id: int, kind: str, gold: bool, task_id: int, claimed_through: int | None
+) -> Statement:
+    """After a claim of ``task_id``: count it, and move the annotator's ``claimed_through`` of the kind up
+    to just before the first normal task of the kind they never had (all tasks up to it are theirs).
+
+    Benchmark: bench/annotation.py ``--long-history`` (one annotator, overlap 2: every item they claimed
+    stays open, so without this the next-item query would probe all of them). The search starts at the
+    stored value and walks the task primary key over the annotator's own claims since it (usually one or
+    two probes); a gold claim only counts. It runs after the new claim's INSERT, so that claim is seen.
+    Only a change made since the read (``claimed_through`` as read, NULL when there was no row) is kept:
+    task assembly lowers the value when it creates tasks below it (``annotator_queues_rewind``).
+    Parameters: annotator, kind, [kind, False, start, annotator, task id for a normal claim,] the value read.
+    """
+    q = _t(AnnotatorQueue)
+    start = claimed_through or 0
+    if gold:
+        value, params = "%s", [start]
+    else:
+        probe, probe_params = _not_claimed_by(annotator_id)
+        value = (
+            f"COALESCE((SELECT t.id - 1 FROM {_t(Task)} t WHERE t.kind = %s AND t.is_gold = %s AND t.id > %s"
+            f" AND {probe} ORDER BY t.id LIMIT 1), %s)"
+        )
+        params = [kind, False, start, *probe_params, task_id]
+    sql = (
+        f"INSERT INTO {q} (annotator_id, kind, claims, claimed_through) VALUES (%s, %s, 1, {value})"
+        f" ON CONFLICT (annotator_id, kind) DO UPDATE SET claims = {q}.claims + 1,"
+        f" claimed_through = CASE WHEN {q}.claimed_through = %s THEN excluded.claimed_through"
+        f" ELSE {q}.claimed_through END"
+    )
+    return sql, [annotator_id, kind, *params, -1 if claimed_through is None else claimed_through]
 
 
 def task_take_slot(*, task_id: int) -> Statement:

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -45,6 +46,11 @@ def _go_next(request, kind: str):
     claim = assignment.task_claim_next(annotator=request.user, kind=kind)
     if claim is None:
         messages.info(request, _("No more items of this kind for you right now. Thank you!"))
+        if selectors.own_prompts_withheld(request.user, kind):
+            messages.info(request, _(
+                "Items built from prompts you wrote are never given to you (you would judge your own prompt); "
+                "the remaining items of this kind are all of that sort."
+            ))
         return redirect("home:home")
     return redirect(ITEM_URL[kind], task_id=claim.task_id)
 
@@ -85,11 +91,24 @@ def _submit(request, claim: Claim, service, page, values: dict):
     except REFUSALS as exc:
         return page(request, claim, values=values, errors=error_messages(exc), status=400)
     if revision:
+        # Back to where the annotator was: their held item of this kind (or the next one).
         messages.success(request, _("Your changes were saved."))
-        return redirect("home:home")
+        return _go_next(request, claim.task.kind)
     if result.created:
         messages.success(request, _("Saved."))
     return _go_next(request, claim.task.kind)
+
+
+def _task_context(request, claim: Claim) -> dict:
+    """What every task page shows besides the item: where the annotator is in their queue, and the
+    way back to their previous submission of this kind (to revise it)."""
+    kind = claim.task.kind
+    previous = selectors.annotation_previous(annotator=request.user, kind=kind, exclude_task_id=claim.task_id)
+    return {
+        "queue": selectors.queue_position(annotator=request.user, kind=kind, claim=claim),
+        "previous": previous,
+        "previous_url": reverse(ITEM_URL[kind], args=[previous.task_id]) if previous else "",
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -120,6 +139,7 @@ def _rating_page(request, claim: Claim, *, values: dict, errors: dict | None = N
         "skip_reasons": SkipReason.choices,
         "submission_id": values.get("submission_id") or uuid.uuid4(),
         "scale": range(1, 6),
+        **_task_context(request, claim),
     }
     return render(request, "annotation/rating.html", context, status=status)
 
@@ -178,6 +198,7 @@ def _ranking_values_from_post(post, shown: list[int]) -> dict:
         "custom_text": post.get("custom_text", ""),
         "custom_from": post.get("custom_from") or None,
         "comment": post.get("comment", ""),
+        "order_confirmed_unchanged": post.get("order_confirmed_unchanged") == "on",
     }
 
 
@@ -207,6 +228,11 @@ def _ranking_page(request, claim: Claim, *, values: dict, errors: dict | None = 
         "submission_id": values.get("submission_id") or uuid.uuid4(),
         "raw_texts": {str(r.id): r.text for r in item.responses},
         "positions": range(1, len(order) + 1),
+        # The order as first shown to this annotator: a submission in exactly this order needs the
+        # explicit confirmation (ranking.js compares against it; the service decides).
+        "shown_csv": ",".join(str(rid) for rid in claim.display_order),
+        "skip_reasons": SkipReason.choices,
+        **_task_context(request, claim),
     }
     return render(request, "annotation/ranking.html", context, status=status)
 
@@ -226,9 +252,18 @@ def ranking_item(request, task_id: int):
                 "custom_text": current.custom_text,
                 "custom_from": current.custom_from_id,
                 "comment": current.comment,
+                "order_confirmed_unchanged": current.order_confirmed_unchanged,
             }
         return _ranking_page(request, claim, values=values)
     values = _ranking_values_from_post(request.POST, list(claim.display_order))
+    if request.POST.get("action") == "skip":
+        values = {"submission_id": values["submission_id"], "comment": values["comment"],
+                  "skip_reason": request.POST.get("skip_reason", "")}
+        if not values["skip_reason"]:
+            return _ranking_page(
+                request, claim, values=values, errors={"skip_reason": [_("Choose why you skip this item.")]},
+                status=400,
+            )
     return _submit(request, claim, submissions.ranking_submit, _ranking_page, values)
 
 
@@ -237,14 +272,22 @@ def ranking_item(request, task_id: int):
 # --------------------------------------------------------------------------------------------------
 
 def _assemble(request, form: AssembleForm, prompt_filter: dict) -> None:
+    """Assemble and say what happened to every selected prompt: built, or skipped and why."""
     data = form.cleaned_data
+    selection = selectors.assembly_selection(prompt_filter)
     report = tasks_assemble(
-        prompts=list(generation_selectors.prompts_without_tasks(prompt_filter)), seed=data["seed"], overlap=data["overlap"],
+        prompts=selection.ready, seed=data["seed"], overlap=data["overlap"],
         rule=RoutingRule(rating_min_chars=data["rating_min_chars"], rating_min_parts=data["rating_min_parts"]),
     )
-    messages.success(request, _("%(ranking)s ranking items and %(rating)s rating pairs built; %(skipped)s prompts "
-                                "skipped.") % {"ranking": report.ranking_items, "rating": report.rating_pairs,
-                                               "skipped": len(report.skipped)})
+    too_similar = sum(1 for _pk, why in report.skipped if why.startswith("not enough distinct"))
+    skipped = selection.with_tasks + selection.too_few_responses + len(report.skipped)
+    messages.success(request, _(
+        "%(ranking)s ranking items and %(rating)s rating pairs built from %(selected)s selected prompts; "
+        "%(skipped)s prompts skipped: %(with_tasks)s already had tasks, %(few)s had fewer than 2 usable "
+        "responses (finished and not echoing their pre-prompt), %(similar)s had too few distinct responses."
+    ) % {"ranking": report.ranking_items, "rating": report.rating_pairs, "selected": selection.selected,
+         "skipped": skipped, "with_tasks": selection.with_tasks + len(report.skipped) - too_similar,
+         "few": selection.too_few_responses, "similar": too_similar})
 
 
 @admin_required

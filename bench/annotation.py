@@ -1,7 +1,8 @@
 """Benchmark: annotators claiming and submitting rating items through the REST API, in parallel.
 
-    .venv/bin/python bench/annotation.py [--db postgres|sqlite] [--clients 16] [--workers 4] [--seconds 20]
-                                         [--tasks 3000] [--kill-after 6] [--retry-share 0.1]
+    .venv/bin/python bench/annotation.py [--db postgres|sqlite] [--clients 16] [--workers 4] [--threads 1]
+                                         [--seconds 20] [--tasks 3000] [--kill-after 6] [--retry-share 0.1]
+    .venv/bin/python bench/annotation.py --long-history [--claims 5000] [--window 500] [--db ...]
 
 Starts gunicorn (config.wsgi) on its own database (PostgreSQL `ann_bench` via BENCH_DATABASE_URL, or a
 SQLite file), fills it with rating items (overlap 2) and a few gold items, then drives `--clients`
@@ -18,6 +19,14 @@ Prints, measured in the same run:
   no error responses, and — with --kill-after — that one worker killed with SIGKILL mid-run lost
   nothing a client had been told was saved (every 2xx-acknowledged submission id is in the database).
 Figures, not assertions; the checks print OK/FAIL and set the exit code.
+
+--long-history: no server and one annotator, in process, on a freshly filled database (statistics as
+bulk inserts leave them): claim the next item and submit it, `--claims` times, on an overlap-2 queue
+where every item they had stays open. Prints the next-item latency (task_claim_next, median and p95) per
+`--window` claims, the ratio of the last window to the first, and — the baseline, since a shared
+machine's load drifts over minutes — the same latency for annotators with no history claiming at the same
+moments (every 10th round a new annotator claims and gives the item back). Target: ≤ 1.5 (a claim costs
+the same after 5,000 claims as after none). Checks: every claim a new item, overlap kept.
 """
 
 import argparse
@@ -49,6 +58,8 @@ def parse_args():
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per worker: more than 1 runs gthread workers (as docker-compose.yml does)")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--baseline-seconds", type=float, default=5.0)
     parser.add_argument("--tasks", type=int, default=3000)
@@ -57,6 +68,10 @@ def parse_args():
     parser.add_argument("--retry-share", type=float, default=0.1)
     parser.add_argument("--two-requests", action="store_true",
                         help="claim and submit as separate requests (default: submit with next=true)")
+    parser.add_argument("--long-history", action="store_true",
+                        help="one annotator from 0 to --claims claims in process: next-item latency per window")
+    parser.add_argument("--claims", type=int, default=5000, help="--long-history: claims (and submissions)")
+    parser.add_argument("--window", type=int, default=500, help="--long-history: claims per printed window")
     return parser.parse_args()
 
 
@@ -117,10 +132,12 @@ def when_ready(server):
 """
 
 
-def start_web(url: str, workers: int, port: int) -> subprocess.Popen:
+def start_web(url: str, workers: int, port: int, threads: int = 1) -> subprocess.Popen:
     conf = ROOT / "var" / "bench-annotation-gunicorn.py"
     conf.write_text(GUNICORN_CONF)
     options = ["--workers", str(workers), "-c", str(conf), "--graceful-timeout", "5"]
+    if threads > 1:
+        options += ["--worker-class", "gthread", "--threads", str(threads)]
     return start_gunicorn(url, port, options, probe="/api/tasks/ping/")  # 401: up
 
 
@@ -286,8 +303,93 @@ def verify(stats: Stats) -> list[tuple[str, bool, str]]:
     return checks
 
 
+def long_history(args) -> None:
+    """One annotator, 0 → `args.claims` claims (claim + submit), next-item latency per window, against
+    annotators with no history claiming at the same moments (the baseline: the machine's load drifts)."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.db.models import Count, Q
+
+    from annotation.models import Claim, Task
+    from annotation.services import assignment, submissions
+    from prompts.models import Criterion
+
+    # The fresh annotators' first claim would be a gold turn (a different query): compare like with like.
+    settings.STUDIO_GOLD_EVERY = 0
+    print(f"database: {args.db}; filling {args.claims + 100} rating items (+{args.gold} gold), overlap 2…")
+    fill(1, args.claims + 100, args.gold)
+    keys = list(Criterion.objects.values_list("key", flat=True))
+    annotator = get_user_model().objects.get(username="bench00")
+    rng = random.Random(1)
+    windows: list[list[float]] = []  # the claim's statements (commit excluded: a constant, and noisy here)
+    rounds: list[list[float]] = []  # claim + submit + commit
+    fresh: list[list[float]] = []  # a claim by an annotator with no history, at the same moments
+    seen: set[int] = set()
+    repeated = 0
+
+    def timed_claim(user) -> tuple[Claim | None, float]:
+        started = time.perf_counter()
+        return assignment.task_claim_next(annotator=user, kind="rating"), time.perf_counter() - started
+
+    for i in range(args.claims):
+        if i % args.window == 0:
+            windows.append([])
+            rounds.append([])
+            fresh.append([])
+        if i % 10 == 5:  # baseline sample: a new annotator claims (the oldest open item) and gives it back
+            (newcomer,) = make_annotators(1, f"fresh{i:05d}")
+            with transaction.atomic():
+                claim, seconds = timed_claim(newcomer)
+            fresh[-1].append(seconds)
+            assignment.claim_release(annotator=newcomer, task_id=claim.task_id)
+        started = time.perf_counter()
+        with transaction.atomic():
+            claim, seconds = timed_claim(annotator)
+            windows[-1].append(seconds)
+            if claim is None:
+                print(f"ran out of items after {i} claims")
+                break
+            submissions.rating_submit(annotator=annotator, task_id=claim.task_id, submission_id=uuid.uuid4(),
+                                      scores={k: rng.randint(1, 5) for k in keys}, time_ms=1000)
+        rounds[-1].append(time.perf_counter() - started)
+        repeated += claim.task_id in seen
+        seen.add(claim.task_id)
+    print(f"\none annotator, {args.db} ({connection.vendor}), per {args.window} claims: next-item latency"
+          " (task_claim_next in process, before commit), the same for annotators with no history at the same"
+          " moments (baseline), and one round of the annotator (claim + submit + commit):")
+    for n, values in enumerate(windows):
+        print(f"  claims {n * args.window:>5}–{n * args.window + len(values) - 1:>5}:"
+              f"  next item p50 {pct(values, .5):6.2f} p95 {pct(values, .95):6.2f} ms"
+              f" | no history p50 {pct(fresh[n], .5):6.2f} p95 {pct(fresh[n], .95):6.2f} ms"
+              f" | ratio p50 {pct(values, .5) / pct(fresh[n], .5):4.2f}"
+              f" | round p50 {pct(rounds[n], .5):6.2f} p95 {pct(rounds[n], .95):6.2f} ms")
+    first, last = windows[0], windows[-1]
+    print(f"  next item, last window / first window: p50 {pct(last, .5) / pct(first, .5):4.2f},"
+          f" p95 {pct(last, .95) / pct(first, .95):4.2f};"
+          f" last window / no history at the same time: p50 {pct(last, .5) / pct(fresh[-1], .5):4.2f},"
+          f" p95 {pct(last, .95) / pct(fresh[-1], .95):4.2f} (target ≤ 1.50)")
+    held = Count("claims", filter=~Q(claims__status=Claim.Status.RELEASED))  # given back: slot returned
+    over = Task.objects.filter(is_gold=False).annotate(n=held).filter(n__gt=2).count()
+    checks = [
+        ("every claim a new item", repeated == 0, f"{repeated} repeated"),
+        ("no item claimed beyond overlap", over == 0, f"{over} items"),
+        ("every claim submitted or given back",
+         not Claim.objects.filter(status=Claim.Status.ACTIVE).exists(), "active claims left"),
+    ]
+    print()
+    for name, ok, detail in checks:
+        print(f"  [{'OK' if ok else 'FAIL'}] {name}" + ("" if ok else f": {detail}"))
+    sys.exit(0 if all(ok for _name, ok, _detail in checks) else 1)
+
+
 def main():
     args = parse_args()
+    if args.long_history:
+        url = bench_database(args.db, pg_name="ann_history_bench", sqlite_name="bench-annotation-history.sqlite3")
+        setup_django(url)
+        long_history(args)
+        return
     url = bench_database(args.db, pg_name="ann_bench", sqlite_name="bench-annotation.sqlite3")
     setup_django(url)
     from prompts.models import Criterion
@@ -299,7 +401,7 @@ def main():
 
     connections.close_all()
     port = free_port()
-    master = start_web(url, args.workers, port)
+    master = start_web(url, args.workers, port, args.threads)
     try:
         warm = Stats()
         # every worker imports the URLconf and views on its first requests: keep that out of the figures
@@ -339,7 +441,8 @@ def main():
 
     n = stats.annotations
     print()
-    print(f"gunicorn: {args.workers} sync workers; {args.clients} client threads; {os.cpu_count()} cores (shared)")
+    server = f"{args.workers} gthread workers × {args.threads} threads" if args.threads > 1 else f"{args.workers} sync workers"
+    print(f"gunicorn: {server}; {args.clients} client threads; {os.cpu_count()} cores (shared)")
     print(f"baseline GET /api/tasks/ping/: {pings / elapsed:8.1f} req/s   p50 {pct(baseline.latencies['ping'], .5):6.1f} ms"
           f"   p95 {pct(baseline.latencies['ping'], .95):6.1f} ms   worker CPU {ping_cpu / max(pings, 1) * 1000:5.2f} ms/req")
     mode = "claim, then submit" if args.two_requests else "submit with next=true, one request each"

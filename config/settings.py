@@ -226,8 +226,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_SCHEMA_CLASS": "core.api.StudioAutoSchema",  # documents the shared error responses
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.StudioPagination",  # limit/offset, bounded
     "PAGE_SIZE": 100,
     # A StudioError a service raises becomes {"detail": message} with its status (core/errors.py).
     "EXCEPTION_HANDLER": "core.api.exception_handler",
@@ -242,12 +242,32 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # A collection URL served by one APIView per operation (core.api.operations) is documented per view.
     "PREPROCESSING_HOOKS": ["core.api.schema_operations"],
-    # Seats A/B/C appear in several inputs (seat, custom_from): one enum in the schema, not one per field.
-    "ENUM_NAME_OVERRIDES": {"SeatEnum": "dialogs.services.SEAT_LABELS"},
+    # Enums named by what they are: seats A/B/C appear in several inputs (seat, custom_from) and are one enum,
+    # and each model's status gets its own name instead of a hash when several outputs have a "status" field.
+    "ENUM_NAME_OVERRIDES": {
+        "SeatEnum": "dialogs.services.SEAT_LABELS",
+        "DialogStatusEnum": "dialogs.models.Dialog.Status",
+        "DialogCandidateStatusEnum": "dialogs.models.DialogCandidate.Status",
+        "CampaignStatusEnum": "generation.models.Campaign.Status",
+        "GenerationStatusEnum": "generation.models.Generation.Status",
+        "ExportStatusEnum": "exports.models.Export.Status",
+    },
+    # <id:…> in URLs (core.converters): a primary key, 1 to 2**63 - 1.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
 }
 
 # Celery: filesystem broker by default (no server), Redis when CELERY_BROKER_URL is set.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3000)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
+# The longest any task may run: the default limit, or a task's own (exports.tasks.TIME_LIMIT, 2 h 5 min, is the
+# longest; tests/generation/test_circuit.py checks every registered task against the visibility timeout).
+CELERY_LONGEST_TASK_SECONDS = max(CELERY_TASK_TIME_LIMIT, 2 * 3600 + 300)
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = VAR_DIR / "celery-queue"
     (_queue_dir / "processed").mkdir(parents=True, exist_ok=True)
@@ -260,17 +280,23 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_queue_dir / "control"),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3000)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
+    # acks_late: Redis hands an unacknowledged message to another worker after the visibility timeout, even if
+    # the first worker is still running it. So the timeout must outlast the longest task (its hard time limit),
+    # else a long export would run twice. The price: a task whose worker was SIGKILLed waits that long to be
+    # redelivered; campaign runners do not rely on it (beat's resume_stalled_campaigns revives them within a
+    # minute, STUDIO_RUNNER_STALE_SECONDS), and their rows' short leases free them for the new runner.
+    _visibility_timeout = env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_LONGEST_TASK_SECONDS + 60)
+    if _visibility_timeout <= CELERY_LONGEST_TASK_SECONDS:
+        raise ImproperlyConfigured(
+            f"CELERY_VISIBILITY_TIMEOUT ({_visibility_timeout}) must exceed the longest task's time limit "
+            f"({CELERY_LONGEST_TASK_SECONDS} s), or Redis redelivers tasks that are still running"
+        )
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _visibility_timeout}
 CELERY_TASK_ALWAYS_EAGER = False  # never run jobs inline behind the user's back
 CELERY_BEAT_SCHEDULE = {
     "expire-claims": {"task": "annotation.tasks.expire_claims", "schedule": 60.0},
-    "resume-campaigns": {"task": "generation.tasks.resume_stalled_campaigns", "schedule": 60.0},
+    "resume-campaigns": {"task": "generation.tasks.resume_stalled_campaigns",
+                         "schedule": float(env_int("STUDIO_RUNNER_RESUME_EVERY_SECONDS", 20))},
 }
 
 # Annotation settings that admins tune per deployment.
@@ -288,13 +314,23 @@ STUDIO_IMPORT_MAX_RESPONSE_CHARS = env_int("STUDIO_IMPORT_MAX_RESPONSE_CHARS", 1
 STUDIO_RATING_MIN_CHARS = env_int("STUDIO_RATING_MIN_CHARS", 600)
 STUDIO_RATING_MIN_PARTS = env_int("STUDIO_RATING_MIN_PARTS", 6)
 
-# Generation campaigns. A transient failure (timeout, 429, 5xx) is retried with backoff until this many
-# attempts, then the row fails.
+# Generation campaigns. An answer that is an error (HTTP 429/5xx, or 4xx, or unusable output) spends one of the
+# row's attempts (transient ones are retried with backoff until this many); a server that does not answer at all
+# spends none: it opens the endpoint's circuit and the campaign waits for it (generation/services/circuit.py).
 STUDIO_GENERATION_MAX_ATTEMPTS = env_int("STUDIO_GENERATION_MAX_ATTEMPTS", 8)
+# A runner renews the leases of its requests in flight every third of this; a lease not renewed for this long
+# belongs to a dead worker: its row is claimable again and stops counting against the endpoint's max_concurrency.
+STUDIO_GENERATION_LEASE_SECONDS = env_int("STUDIO_GENERATION_LEASE_SECONDS", 30)
+# This many requests in a row without an answer (refused, reset, timed out) open an endpoint's circuit; it is
+# then probed (GET /v1/models) after PROBE_MIN seconds, doubling up to PROBE_MAX.
+STUDIO_CIRCUIT_FAILURE_THRESHOLD = env_int("STUDIO_CIRCUIT_FAILURE_THRESHOLD", 3)
+STUDIO_CIRCUIT_PROBE_MIN_SECONDS = env_int("STUDIO_CIRCUIT_PROBE_MIN_SECONDS", 5)
+STUDIO_CIRCUIT_PROBE_MAX_SECONDS = env_int("STUDIO_CIRCUIT_PROBE_MAX_SECONDS", 60)
 # A runner hands over to a fresh task after this long, well inside CELERY_TASK_SOFT_TIME_LIMIT.
 STUDIO_RUNNER_SLICE_SECONDS = env_int("STUDIO_RUNNER_SLICE_SECONDS", 1200)
-# The beat task re-enqueues a running campaign's runner that has not heartbeaten for this long.
-STUDIO_RUNNER_STALE_SECONDS = env_int("STUDIO_RUNNER_STALE_SECONDS", 120)
+# Beat (every STUDIO_RUNNER_RESUME_EVERY_SECONDS, above) re-enqueues a running campaign's runner that has not
+# heartbeaten (every few seconds while alive) for this long: a dead worker's campaign resumes within a minute.
+STUDIO_RUNNER_STALE_SECONDS = env_int("STUDIO_RUNNER_STALE_SECONDS", 30)
 
 # HTTPS. The defaults serve plain HTTP on 127.0.0.1 (scripts/run.sh, tests, benches); a deployment behind TLS
 # sets the production values of .env.example, with which `manage.py check --deploy` reports no issues.

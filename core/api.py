@@ -7,17 +7,25 @@
 * `operations(get=ThingListApi, post=ThingCreateApi)`: one APIView per operation while a collection keeps
   its one URL (GET lists, POST creates). Each request goes to the view of its method, with that view's
   permissions, parsers and schema; `schema_operations` shows drf-spectacular the same views.
+* `StudioAutoSchema` (settings: REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]): every operation also documents the
+  errors the plumbing above answers with (400 field errors, 401, 403, 404 when the path names an object), so
+  the schema lists every status a client can get; statuses a service chooses (409, 422…) are declared per
+  operation with `extend_schema(responses={409: ErrorOutput})`. Checked by scripts/fuzz_api.py (schemathesis).
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.converters import MAX_ID
 from core.errors import StudioError
 
 
@@ -71,3 +79,65 @@ def schema_operations(endpoints):
             callback = views[method.lower()].as_view()
         result.append((path, path_regex, method, callback))
     return result
+
+
+class IdField(serializers.IntegerField):
+    """An object's id in a request: 1 to MAX_ID. A larger number is a 400 here instead of reaching the database,
+    which fails on it (a 500) wherever the ORM does not range-check the lookup (foreign keys, raw SQL)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class ErrorOutput(serializers.Serializer):
+    """Every refusal but field errors: DRF's 401/403/404/405 and a `StudioError`'s message."""
+
+    detail = serializers.CharField()
+
+
+# A 400 is a serializer's field errors ({field: [message, …]}, nested fields as objects: {"scores": {"x":
+# [...]}}, list items by index), {"non_field_errors": [...]}, or a StudioError's {"detail": message}.
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Field errors: {field: [message, …]} (nested fields and list items as objects keyed by name "
+                   "or index), or {\"detail\": message} when the request as a whole is refused.",
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object"},
+        ],
+    },
+}
+
+
+class StudioAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, plus the error responses the shared plumbing can give on every operation."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        validation = self._validation_error_ref()
+        if "400" in responses:  # a view's own 400 body (an import report): field errors can come instead
+            for media in responses["400"].get("content", {}).values():
+                media["schema"] = {"anyOf": [media["schema"], validation]}
+        else:
+            responses["400"] = self._error(validation, "Invalid input (field errors) or a refusal")
+        documented = {}
+        if not any(issubclass(p, AllowAny) for p in getattr(self.view, "permission_classes", [])):
+            documented |= {"401": "Missing or invalid credentials", "403": "The caller's role may not do this"}
+        if "{" in self.path:
+            documented["404"] = "No such object"
+        for code, description in documented.items():
+            responses.setdefault(code, self._error(ErrorOutput, description))
+        return responses
+
+    def _error(self, schema, description: str) -> dict:
+        return {**self._get_response_for_code(schema, "400"), "description": description}
+
+    def _validation_error_ref(self) -> dict:
+        component = ResolvedComponent(
+            name="ValidationError", type=ResolvedComponent.SCHEMA, schema=VALIDATION_ERROR_SCHEMA,
+            object="ValidationError",
+        )
+        self.registry.register_on_missing(component)
+        return component.ref

@@ -12,13 +12,13 @@ from rest_framework.views import APIView
 
 from core.access import IsAnnotator
 from dialogs import services as dialog_services
-from dialogs.models import Dialog
+from dialogs.models import Dialog, DialogCandidate
 from dialogs.selectors import dialog_for_user, dialog_state, dialogs_of
 
 
 class CandidateOutput(serializers.Serializer):
     seat = serializers.CharField(source="seat.label")
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=DialogCandidate.Status.choices)
     text = serializers.CharField()
     error = serializers.CharField(source="public_error")
     completion_tokens = serializers.IntegerField(allow_null=True)
@@ -44,7 +44,7 @@ class TurnOutput(serializers.Serializer):
 
 class DialogSummaryOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=Dialog.Status.choices)
     decided_turns = serializers.IntegerField()
     created = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -52,7 +52,7 @@ class DialogSummaryOutput(serializers.Serializer):
 
 class DialogOutput(serializers.Serializer):
     id = serializers.IntegerField(source="dialog.id")
-    status = serializers.CharField(source="dialog.status")
+    status = serializers.ChoiceField(choices=Dialog.Status.choices, source="dialog.status")
     created = serializers.DateTimeField(source="dialog.created")
     finished_at = serializers.DateTimeField(source="dialog.finished_at", allow_null=True)
     can_add_turn = serializers.BooleanField()
@@ -61,6 +61,10 @@ class DialogOutput(serializers.Serializer):
         allow_null=True, help_text="more turns that fit the tightest model's context (forecast); null: unknown"
     )
     turns = TurnOutput(many=True)
+    seats = serializers.DictField(
+        child=serializers.CharField(), required=False,
+        help_text="Only for a QA lead reading someone else's dialog: the model (endpoint name) behind each seat",
+    )
 
 
 class TurnInput(serializers.Serializer):

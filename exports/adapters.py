@@ -238,7 +238,10 @@ def _message_prompt(text: str) -> tuple[P.Message, ...]:
 
 
 def _rankings(filters: ExportFilters) -> QuerySet:
-    qs = Ranking.objects.filter(is_current=True, task__kind=TaskKind.RANKING).filter(_task_filter(filters, "task__"))
+    # A skip (Ranking.skip_reason, no order) is not a ranking: nothing to export.
+    qs = Ranking.objects.filter(is_current=True, task__kind=TaskKind.RANKING, skip_reason="").filter(
+        _task_filter(filters, "task__")
+    )
     if filters.annotators:
         qs = qs.filter(annotator_id__in=filters.annotators)
     return _dated(qs, filters)

@@ -4,12 +4,13 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.access import IsStudioAdmin
+from core.api import ErrorOutput
+from core.pagination import StudioPagination
 
 from . import selectors
 from .models import Campaign, Endpoint, PrePrompt
@@ -36,6 +37,9 @@ class EndpointInput(serializers.ModelSerializer):
 
 
 class EndpointOutput(serializers.ModelSerializer):
+    # A URL, or "" for an endpoint of imported responses only (the model field's "uri" format would refuse "").
+    base_url = serializers.CharField(help_text="e.g. http://127.0.0.1:8100/v1; empty for imported responses only")
+
     class Meta:
         model = Endpoint
         fields = ["id", *ENDPOINT_SETTINGS, "last_health"]
@@ -87,6 +91,12 @@ class CampaignProgressOutput(serializers.Serializer):
     tokens_per_second = serializers.FloatField(allow_null=True)
     eta_seconds = serializers.IntegerField(allow_null=True)
     echoes_preprompt = serializers.IntegerField(help_text="Done answers that repeat their pre-prompt (held out)")
+    state = serializers.CharField(
+        help_text='The status in words, or "waiting for endpoint" while a model server the campaign needs does not '
+                  'answer (its generations wait, spending no attempts); "done" only when every generation succeeded, '
+                  'else "done with failures" (see failed)')
+    waiting_for = serializers.ListField(child=serializers.CharField(),
+                                        help_text="Endpoints with work left whose server does not answer")
 
 
 class CampaignOutput(serializers.ModelSerializer):
@@ -109,12 +119,21 @@ class CampaignInput(serializers.Serializer):
     start = serializers.BooleanField(default=False)
 
 
+class CampaignStatusOutput(CampaignOutput):
+    state = serializers.CharField(help_text="The status in words (as progress.state)")
+    progress = CampaignProgressOutput()
+
+    class Meta(CampaignOutput.Meta):
+        fields = [*CampaignOutput.Meta.fields, "state", "progress"]
+
+
 class CampaignListApi(APIView):
     permission_classes = [IsStudioAdmin]
+    pagination_class = StudioPagination  # read by drf-spectacular too: a paginated body, limit/offset
 
     @extend_schema(responses=CampaignOutput(many=True))
     def get(self, request):
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(Campaign.objects.order_by("-id"), request, view=self)
         return paginator.get_paginated_response(CampaignOutput(page, many=True).data)
 
@@ -124,7 +143,7 @@ class CampaignCreateApi(APIView):
 
     permission_classes = [IsStudioAdmin]
 
-    @extend_schema(request=CampaignInput, responses={201: CampaignOutput})
+    @extend_schema(request=CampaignInput, responses={201: CampaignOutput, 409: ErrorOutput})
     def post(self, request):
         data = CampaignInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -143,8 +162,10 @@ class CampaignCreateApi(APIView):
 def _status_body(campaign: Campaign) -> dict:
     progress = selectors.campaign_progress(campaign)
     body = CampaignOutput(campaign).data
+    state = selectors.campaign_state(campaign, progress)
+    body["state"] = state
     body["progress"] = CampaignProgressOutput(
-        {**progress.__dict__, "percent": progress.percent}
+        {**progress.__dict__, "percent": progress.percent, "state": state, "waiting_for": list(progress.waiting_for)}
     ).data
     return body
 
@@ -152,7 +173,7 @@ def _status_body(campaign: Campaign) -> dict:
 class CampaignStatusApi(APIView):
     permission_classes = [IsStudioAdmin]
 
-    @extend_schema(responses=CampaignOutput)
+    @extend_schema(responses=CampaignStatusOutput)
     def get(self, request, pk: int):
         return Response(_status_body(get_object_or_404(Campaign, pk=pk)))
 
@@ -161,7 +182,7 @@ class _CampaignActionApi(APIView):
     permission_classes = [IsStudioAdmin]
     service = None
 
-    @extend_schema(request=None, responses=CampaignOutput)
+    @extend_schema(request=None, responses={200: CampaignStatusOutput, 409: ErrorOutput})
     def post(self, request, pk: int):
         campaign = get_object_or_404(Campaign, pk=pk)
         type(self).service(campaign=campaign)  # a state that refuses the action: CampaignError, 409

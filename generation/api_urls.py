@@ -1,5 +1,6 @@
 from django.urls import path
 
+from core import converters  # noqa: F401 - registers <id:…> (database ids)
 from core.api import operations
 
 from . import api
@@ -7,12 +8,12 @@ from . import api
 app_name = "generation_api"
 urlpatterns = [
     path("endpoints/", operations(get=api.EndpointListApi, post=api.EndpointCreateApi), name="endpoints"),
-    path("endpoints/<int:pk>/check/", api.EndpointCheckApi.as_view(), name="endpoint-check"),
+    path("endpoints/<id:pk>/check/", api.EndpointCheckApi.as_view(), name="endpoint-check"),
     path("campaigns/", operations(get=api.CampaignListApi, post=api.CampaignCreateApi), name="campaigns"),
-    path("campaigns/<int:pk>/", api.CampaignStatusApi.as_view(), name="campaign-status"),
-    path("campaigns/<int:pk>/start/", api.CampaignStartApi.as_view(), name="campaign-start"),
-    path("campaigns/<int:pk>/pause/", api.CampaignPauseApi.as_view(), name="campaign-pause"),
-    path("campaigns/<int:pk>/resume/", api.CampaignResumeApi.as_view(), name="campaign-resume"),
-    path("campaigns/<int:pk>/cancel/", api.CampaignCancelApi.as_view(), name="campaign-cancel"),
+    path("campaigns/<id:pk>/", api.CampaignStatusApi.as_view(), name="campaign-status"),
+    path("campaigns/<id:pk>/start/", api.CampaignStartApi.as_view(), name="campaign-start"),
+    path("campaigns/<id:pk>/pause/", api.CampaignPauseApi.as_view(), name="campaign-pause"),
+    path("campaigns/<id:pk>/resume/", api.CampaignResumeApi.as_view(), name="campaign-resume"),
+    path("campaigns/<id:pk>/cancel/", api.CampaignCancelApi.as_view(), name="campaign-cancel"),
     path("responses/import/", api.ResponsesImportApi.as_view(), name="responses-import"),
 ]

@@ -3,7 +3,9 @@
 Used by generation campaigns and by live dialogs. Errors are sorted into two kinds so callers can decide
 what to do without parsing messages:
 
-* ``TransientError`` — connection refused/reset, timeouts, HTTP 429 and 5xx: retry later with backoff.
+* ``TransientError`` — connection refused/reset, timeouts, HTTP 429 and 5xx: retry later with backoff. Its
+  subclass ``UnreachableError`` says no answer came at all (refused, reset, timed out): the server may be
+  dead, so a campaign pauses the endpoint rather than spend the row's attempts (services/circuit.py).
 * ``PermanentError`` — any other 4xx (bad model name, prompt too long…): retrying would not help.
 
 The API key is read from ``os.environ[endpoint.api_key_env]`` at call time and never stored.
@@ -56,6 +58,10 @@ class ClientError(StudioError):
 
 class TransientError(ClientError):
     """Worth retrying: network errors, timeouts, 429 and 5xx."""
+
+
+class UnreachableError(TransientError):
+    """No answer from the server (connect error, timeout, connection dropped): says nothing about the request."""
 
 
 class PermanentError(ClientError):
@@ -182,6 +188,8 @@ def _raise_for_status(response: httpx.Response) -> None:
 
 def _transport_error(exc: httpx.HTTPError, endpoint: EndpointLike) -> TransientError:
     kind = type(exc).__name__
+    if isinstance(exc, httpx.TransportError):  # connect/read/write errors and timeouts: no answer at all
+        return UnreachableError(f"{kind} talking to {endpoint.base_url}: {exc}")
     return TransientError(f"{kind} talking to {endpoint.base_url}: {exc}")
 
 

@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -10,10 +12,13 @@ from .models import (
     MAX_MAX_TOKENS,
     MIN_CONTEXT_LENGTH,
     MIN_MAX_TOKENS,
+    Campaign,
     Endpoint,
     PrePrompt,
     SavedPromptFilter,
 )
+
+MAX_ID_RANGE = 100_000  # ids in one a-b range of the campaign form
 
 
 class EndpointForm(forms.ModelForm):
@@ -78,6 +83,12 @@ class CampaignForm(forms.Form):
     saved_filter = forms.ModelChoiceField(
         label=_("Saved filter"), queryset=SavedPromptFilter.objects.all(), required=False, to_field_name="name"
     )
+    prompt_ids = forms.CharField(
+        label=_("Prompt ids"), required=False, max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "12, 15, 40-60"}),
+        help_text=_("Only these prompts (ids, comma- or space-separated; a-b for a range), combined with the "
+                    "filters above. Use “Preview” to see how many generations the campaign will make."),
+    )
     save_filter_as = forms.CharField(label=_("Save this filter as"), max_length=120, required=False)
     endpoints = forms.ModelMultipleChoiceField(
         label=_("Models"), queryset=Endpoint.objects.filter(is_active=True).exclude(base_url="")
@@ -92,6 +103,20 @@ class CampaignForm(forms.Form):
         help_text=_("Blank: each model's default."),
     )
     start_now = forms.BooleanField(label=_("Start right away"), required=False, initial=True)
+
+    def clean_prompt_ids(self) -> list[int]:
+        ids: set[int] = set()
+        for part in re.split(r"[\s,;]+", self.cleaned_data["prompt_ids"].strip()):
+            if not part:
+                continue
+            match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+            if not match:
+                raise forms.ValidationError(_("Not a prompt id or range: %(part)s") % {"part": part[:40]})
+            low, high = int(match[1]), int(match[2] or match[1])
+            if high < low or high - low > MAX_ID_RANGE:
+                raise forms.ValidationError(_("Ranges go from low to high, at most %(n)s ids each.") % {"n": MAX_ID_RANGE})
+            ids.update(range(low, high + 1))
+        return sorted(ids)
 
     def clean_save_filter_as(self):
         name = self.cleaned_data["save_filter_as"].strip()
@@ -114,7 +139,36 @@ class CampaignForm(forms.Form):
             result["date_to"] = data["date_to"].isoformat()
         if data["saved_filter"]:
             result["saved_filter"] = data["saved_filter"].name
+        if data.get("prompt_ids"):
+            result["ids"] = data["prompt_ids"]
         return result
+
+
+class GenerationFilterForm(forms.Form):
+    """Filters of the generated-texts browser (GET)."""
+
+    ECHO_CHOICES = (("", _("any")), ("yes", _("echoes its pre-prompt")), ("no", _("does not echo")))
+
+    campaign = forms.ModelChoiceField(label=_("Campaign"), queryset=Campaign.objects.order_by("-id"), required=False)
+    prompt = forms.IntegerField(label=_("Prompt id"), required=False, min_value=1)
+    endpoint = forms.ModelChoiceField(label=_("Model"), queryset=Endpoint.objects.order_by("name"), required=False)
+    preprompt = forms.ModelChoiceField(label=_("Pre-prompt"), queryset=PrePrompt.objects.order_by("name"),
+                                       required=False)
+    echo = forms.ChoiceField(label=_("Pre-prompt echo"), choices=ECHO_CHOICES, required=False)
+    q = forms.CharField(label=_("Text contains"), required=False, max_length=200)
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "campaign": data.get("campaign"),
+            "prompt_id": data.get("prompt"),
+            "endpoint_id": data["endpoint"].pk if data.get("endpoint") else None,
+            "preprompt_id": data["preprompt"].pk if data.get("preprompt") else None,
+            "echo": {"yes": True, "no": False}.get(data.get("echo") or ""),
+            "query": (data.get("q") or "").strip(),
+        }
 
 
 class PrePromptForm(forms.Form):

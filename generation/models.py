@@ -13,7 +13,17 @@ MAX_CONTEXT_LENGTH = 1_048_576
 
 
 class Endpoint(models.Model):
-    """An OpenAI-compatible model server (vLLM). The API key is read from a named env variable."""
+    """An OpenAI-compatible model server (vLLM). The API key is read from a named env variable.
+
+    The circuit fields say whether campaigns may send it requests (services/circuit.py): consecutive
+    "no answer" failures open the circuit; while open, runners only probe ``/v1/models`` with backoff,
+    and a probe that answers lets one request through (half-open) before the circuit closes again.
+    """
+
+    class Circuit(models.TextChoices):
+        CLOSED = "closed", _("Up")
+        OPEN = "open", _("Down: waiting for the server")
+        HALF_OPEN = "half_open", _("Answering again: trying one request")
 
     name = models.CharField(max_length=100, unique=True)
     base_url = models.URLField(blank=True, help_text=_("e.g. http://127.0.0.1:8100/v1; blank for imported-only"))
@@ -45,10 +55,21 @@ class Endpoint(models.Model):
     is_active = models.BooleanField(default=True)
     in_dialog_pool = models.BooleanField(default=False)
     last_health = models.JSONField(null=True, blank=True)  # {"ok": bool, "at": iso, "detail": str}
+    circuit_state = models.CharField(max_length=16, choices=Circuit.choices, default=Circuit.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)  # requests in a row that got no answer
+    circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    circuit_probes = models.PositiveIntegerField(default=0)  # failed probes since opening: the backoff exponent
+    next_probe_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(circuit_state="closed") | Q(circuit_opened_at__isnull=False),
+                name="endpoint_circuit_open_since",
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -108,10 +129,11 @@ class Campaign(models.Model):
         RUNNING = "running", _("Running")
         PAUSED = "paused", _("Paused")
         CANCELLED = "cancelled", _("Cancelled")
-        DONE = "done", _("Done")
+        DONE = "done", _("Done")  # every generation succeeded
+        DONE_WITH_FAILURES = "done_with_failures", _("Done with failures")  # nothing left, some failed
 
     name = models.CharField(max_length=200)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.DRAFT)
     prompt_filter = models.JSONField(default=dict, blank=True)  # categories, topics, sources, dates, ids
     endpoints = models.ManyToManyField(Endpoint, related_name="campaigns")
     preprompts = models.ManyToManyField(PrePrompt, related_name="campaigns")
@@ -159,7 +181,8 @@ class Generation(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)  # a worker's claim on a running generation
+    # A worker's claim on a running generation, renewed by its heartbeat (STUDIO_GENERATION_LEASE_SECONDS).
+    lease_until = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=32, blank=True)  # which runner holds the lease
     next_attempt_at = models.DateTimeField(null=True, blank=True)  # retrying: not before (backoff)
     imported = models.BooleanField(default=False)

@@ -84,6 +84,8 @@ class Progress:
     generations_per_minute: float | None
     eta_seconds: int | None
     echoes_preprompt: int = 0  # done answers that repeat their pre-prompt: held out of tasks and exports
+    # Endpoints with work left whose server does not answer (circuit not closed): the campaign waits for them.
+    waiting_for: tuple[str, ...] = ()
 
     @property
     def finished(self) -> int:
@@ -129,7 +131,28 @@ def campaign_progress(campaign: Campaign, *, now: dt.datetime | None = None) -> 
         generations_per_minute=gens_per_minute,
         eta_seconds=eta,
         echoes_preprompt=Generation.objects.filter(campaign=campaign, echoes_preprompt=True).count(),
+        waiting_for=tuple(campaign_waiting_endpoints(campaign)) if todo else (),
     )
+
+
+def campaign_waiting_endpoints(campaign: Campaign) -> list[str]:
+    """Names of the campaign's endpoints that still have work and whose circuit is open or half-open."""
+    todo = Generation.objects.filter(campaign=campaign, status__in=TODO_STATUSES)
+    return list(
+        Endpoint.objects.filter(pk__in=todo.values("endpoint_id"))
+        .exclude(circuit_state=Endpoint.Circuit.CLOSED).order_by("name").values_list("name", flat=True)
+    )
+
+
+WAITING_FOR_ENDPOINT = "waiting for endpoint"
+
+
+def campaign_state(campaign: Campaign, progress: Progress) -> str:
+    """What the campaign is doing, in words: its status, or "waiting for endpoint" while it runs but a model
+    server it needs does not answer (its generations are paused, spending no attempts)."""
+    if campaign.status == Campaign.Status.RUNNING and progress.waiting_for:
+        return WAITING_FOR_ENDPOINT
+    return campaign.status.replace("_", " ")  # "running", "done", "done with failures"…: stable, untranslated
 
 
 def campaign_failed(campaign: Campaign, *, limit: int = 200) -> QuerySet[Generation]:
@@ -171,3 +194,53 @@ def prompts_without_tasks(prompt_filter: dict | None = None) -> QuerySet[Prompt]
         .filter(responses__gte=2, tasks__isnull=True)
         .order_by("id")
     )
+
+
+@dataclass(frozen=True)
+class CampaignPreview:
+    """What starting a campaign would do, counted before it exists."""
+
+    prompts: int
+    combinations: int  # prompts × models × pre-prompts × samples
+    existing: int  # of those, already generated (this or an earlier campaign, an import): not made again
+    new: int  # generations the campaign will make
+
+
+def campaign_preview(*, prompt_filter: dict, endpoints, preprompts, samples: int) -> CampaignPreview:
+    """Count the generations a campaign with this selection would create (`campaign_start` skips the
+    (prompt, model, pre-prompt version, sample) combinations that exist). A bad filter: FilterError."""
+    prompt_ids = prompts_for_filter(prompt_filter).values("id")
+    n_prompts = prompts_for_filter(prompt_filter).count()
+    versions = [v for v in (p.current_version() for p in preprompts) if v is not None]
+    endpoints = list(endpoints)
+    combinations = n_prompts * len(endpoints) * len(versions) * samples
+    existing = (
+        Generation.objects.filter(
+            prompt_id__in=prompt_ids, endpoint__in=endpoints, preprompt_version__in=versions,
+            sample_index__lt=samples,
+        ).count()
+        if combinations else 0
+    )
+    return CampaignPreview(prompts=n_prompts, combinations=combinations, existing=existing,
+                           new=max(0, combinations - existing))
+
+
+def generations_browse(*, campaign: Campaign | None = None, prompt_id: int | None = None,
+                       endpoint_id: int | None = None, preprompt_id: int | None = None,
+                       echo: bool | None = None, query: str = "") -> QuerySet[Generation]:
+    """Generated texts for the admins' browser, newest first, filtered by campaign, prompt, model,
+    pre-prompt, the echo flag (`echoes_preprompt`) and text."""
+    qs = Generation.objects.select_related("prompt", "endpoint", "preprompt_version__preprompt", "campaign")
+    if campaign is not None:
+        qs = qs.filter(campaign=campaign)
+    if prompt_id:
+        qs = qs.filter(prompt_id=prompt_id)
+    if endpoint_id:
+        qs = qs.filter(endpoint_id=endpoint_id)
+    if preprompt_id:
+        qs = qs.filter(preprompt_version__preprompt_id=preprompt_id)
+    if echo is not None:
+        qs = qs.filter(echoes_preprompt=echo)
+    if query:
+        qs = qs.filter(Q(text__icontains=query) | Q(prompt__text__icontains=query))
+    return qs.order_by("-id")

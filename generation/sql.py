@@ -24,7 +24,8 @@ def claim() -> str:
     campaign/direct ≥ 0.95, 1.01 measured on 2026-11-30). On a busy machine every database round trip
     between two requests leaves a server slot idle, so after the endpoint lock the count, pick and lease
     are one statement instead of three (commit 7814942).
-    Parameters: endpoint, campaign, now, limit, max (the endpoint's max_concurrency), owner, lease (expiry),
+    Parameters: endpoint, campaign, now, limit, max (requests the endpoint may have in flight: its
+    max_concurrency, or 1 while its circuit is half-open), owner, lease (expiry, renewed by the heartbeat),
     and the status values pending, retrying, running.
     Returns (id, attempts after this claim, params, prompt text, pre-prompt version text) per leased row.
     """

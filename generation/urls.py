@@ -11,6 +11,7 @@ urlpatterns = [
         views.campaign_action,
         name="campaign_action",
     ),
+    path("generations/", views.generations, name="generations"),
     path("generations/<int:pk>/retry/", views.generation_retry, name="generation_retry"),
     path("endpoints/", views.endpoint_list, name="endpoint_list"),
     path("endpoints/new/", views.endpoint_create, name="endpoint_create"),

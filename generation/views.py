@@ -1,6 +1,8 @@
-"""Admin pages for generation: campaigns (live progress), endpoints (health), pre-prompts (versions), import."""
+"""Admin pages for generation: campaigns (live progress, preview), generated texts, endpoints (health),
+pre-prompts (versions), import."""
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,8 +13,18 @@ from core.access import admin_required
 from core.errors import form_add_error, message_error
 
 from . import selectors
-from .forms import AssembleForm, CampaignForm, EndpointForm, PrePromptForm, ResponsesImportForm
-from .models import Campaign, Endpoint, Generation, PrePrompt, SavedPromptFilter
+from .forms import AssembleForm, CampaignForm, EndpointForm, GenerationFilterForm, PrePromptForm, ResponsesImportForm
+from .models import (
+    MAX_CONTEXT_LENGTH,
+    MAX_MAX_TOKENS,
+    MIN_CONTEXT_LENGTH,
+    MIN_MAX_TOKENS,
+    Campaign,
+    Endpoint,
+    Generation,
+    PrePrompt,
+    SavedPromptFilter,
+)
 from .services import campaigns as campaign_services
 from .services.endpoints import endpoint_check_health
 from .services.imports import responses_import
@@ -25,6 +37,7 @@ CAMPAIGN_ACTIONS = {
     "cancel": campaign_services.campaign_cancel,
     "retry_failed": campaign_services.campaign_retry_failed,
 }
+GENERATIONS_PAGE_SIZE = 50
 
 
 def _get_campaign(pk: int) -> Campaign:
@@ -43,11 +56,12 @@ def _get_generation(pk: int) -> Generation:
     return get_object_or_404(Generation.objects.select_related("campaign"), pk=pk)
 
 
-def _campaigns_page(request, form, status=200):
+def _campaigns_page(request, form, status=200, preview=None):
     return render(request, "generation/campaigns.html", {
         "campaigns": selectors.campaign_list()[:100],
         "endpoints": Endpoint.objects.order_by("-is_active", "name"),
         "form": form,
+        "preview": preview,
     }, status=status)
 
 
@@ -67,6 +81,17 @@ def campaigns(request):
     if not form.is_valid():
         return _campaigns_page(request, form, status=400)
     data = form.cleaned_data
+    if request.POST.get("action") == "preview":
+        # Count what the campaign would make before creating anything.
+        try:
+            preview = selectors.campaign_preview(
+                prompt_filter=form.prompt_filter(), endpoints=data["endpoints"], preprompts=data["preprompts"],
+                samples=data["samples"],
+            )
+        except selectors.FilterError as exc:
+            form.add_error(None, str(exc))
+            return _campaigns_page(request, form, status=400)
+        return _campaigns_page(request, form, preview=preview)
     try:
         with transaction.atomic():
             prompt_filter = form.prompt_filter()
@@ -138,6 +163,13 @@ def generation_retry(request, pk: int):
 # --- endpoints ---------------------------------------------------------------------------------------
 
 
+def _endpoint_page(request, form, *, endpoint=None, status=200):
+    limits = {"min_max_tokens": MIN_MAX_TOKENS, "max_max_tokens": MAX_MAX_TOKENS,
+              "min_context": MIN_CONTEXT_LENGTH, "max_context": MAX_CONTEXT_LENGTH}
+    return render(request, "generation/endpoint_form.html", {"form": form, "endpoint": endpoint, **limits},
+                  status=status)
+
+
 @admin_required
 @require_http_methods(["GET"])
 def endpoint_list(request):
@@ -153,8 +185,7 @@ def endpoint_create(request):
         endpoint_check_health(endpoint=endpoint)
         messages.success(request, _("Endpoint saved."))
         return redirect("generation:endpoint_list")
-    return render(request, "generation/endpoint_form.html", {"form": form},
-                  status=400 if request.method == "POST" else 200)
+    return _endpoint_page(request, form, status=400 if request.method == "POST" else 200)
 
 
 @admin_required
@@ -166,8 +197,7 @@ def endpoint_edit(request, pk: int):
         form.save()
         messages.success(request, _("Endpoint saved."))
         return redirect("generation:endpoint_list")
-    return render(request, "generation/endpoint_form.html", {"form": form, "endpoint": endpoint},
-                  status=400 if request.method == "POST" else 200)
+    return _endpoint_page(request, form, endpoint=endpoint, status=400 if request.method == "POST" else 200)
 
 
 @admin_required
@@ -230,3 +260,21 @@ def responses_import_view(request):
         "form": form, "report": report, "assemble_form": AssembleForm(),
         "ready": selectors.prompts_without_tasks().count(),
     }, status=status)
+
+
+# --------------------------------------------------------------------------------------------------
+# Generated texts
+# --------------------------------------------------------------------------------------------------
+
+@admin_required
+@require_http_methods(["GET"])
+def generations(request):
+    """Every generated text, filterable by campaign, prompt, model, pre-prompt and the echo flag."""
+    form = GenerationFilterForm(request.GET or None)
+    rows = selectors.generations_browse(**form.filters())
+    page = Paginator(rows, GENERATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    template = "generation/generations.html#results" if request.htmx else "generation/generations.html"
+    return render(request, template, context)

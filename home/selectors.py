@@ -19,11 +19,11 @@ def _totals(qs, today: datetime) -> dict[str, int]:
 
 
 def annotator_totals(annotator) -> dict[str, dict[str, int]]:
-    """Own totals today and overall: ratings (without skips), rankings, dialog turns, prompts."""
+    """Own totals today and overall: ratings and rankings (without skips), dialog turns, prompts."""
     today = _today_start()
     return {
         "rating": _totals(Rating.objects.filter(annotator=annotator, is_current=True, skip_reason=""), today),
-        "ranking": _totals(Ranking.objects.filter(annotator=annotator, is_current=True), today),
+        "ranking": _totals(Ranking.objects.filter(annotator=annotator, is_current=True, skip_reason=""), today),
         "dialog": _totals(DialogTurn.objects.filter(dialog__annotator=annotator), today),
         "prompt": _totals(Prompt.objects.filter(author=annotator), today),
     }

@@ -1,7 +1,7 @@
 """Prompt API for scripts and pipelines: list (own prompts for annotators, all for QA/admin), create, import."""
 
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core import roles
 from core.access import IsAnnotator, IsStudioAdmin
+from core.pagination import StudioPagination
 from prompts import services as prompt_services
 from prompts.models import Category, Prompt, PromptSource, Topic
 
@@ -57,21 +58,28 @@ class DuplicateOutput(serializers.Serializer):
     exact = serializers.BooleanField()
 
 
+class DuplicatesOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    duplicates = DuplicateOutput(many=True)
+
+
 class PromptListApi(APIView):
     """Prompts, newest first: the caller's own (QA leads and admins: all); `?category=<key>` narrows."""
 
     permission_classes = [IsAnnotator]
+    pagination_class = StudioPagination  # read by drf-spectacular too: a paginated body, limit/offset
 
-    @extend_schema(responses=PromptOutput(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("category", str, description="a category key, e.g. qa_global")],
+        responses=PromptOutput(many=True),
+    )
     def get(self, request):
         qs = Prompt.objects.select_related("category", "topic__parent").order_by("-id")
         if not roles.is_qa(request.user):
             qs = qs.filter(author=request.user)
         if request.query_params.get("category"):
             qs = qs.filter(category__key=request.query_params["category"])
-        from rest_framework.pagination import LimitOffsetPagination
-
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(PromptOutput(page, many=True).data)
 
@@ -81,7 +89,7 @@ class PromptCreateApi(APIView):
 
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=PromptInput, responses={201: PromptOutput, 409: DuplicateOutput(many=True)})
+    @extend_schema(request=PromptInput, responses={201: PromptOutput, 409: DuplicatesOutput})
     def post(self, request):
         data = PromptInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -14,6 +14,7 @@ from core import roles
 from core.access import admin_required, annotator_required
 from core.errors import form_add_error
 from core.i18n import content_language
+from core.reference import load_reference
 from prompts import content
 from prompts import services as prompt_services
 from prompts.coverage import topic_coverage
@@ -43,6 +44,7 @@ def guidelines(request):
             "tiebreak": tiebreak_steps(criteria),
             "typologies": DialogTypology.objects.all(),
             "common_guideline": content.common_guideline(content_language()),
+            "dialog": load_reference()["dialog"],  # turns and models per dialog (the paper's A.5.5)
         },
     )
 

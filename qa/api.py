@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from annotation.models import Task
 from core.access import IsQALead
+from core.api import IdField
 from dialogs.models import Dialog
 
 from . import reports, selectors, services
@@ -32,12 +33,22 @@ class AgreementOutput(serializers.Serializer):
     annotators = serializers.ListField(child=serializers.DictField())
 
 
+class AgreementQuery(serializers.Serializer):
+    """The query parameters of AgreementApi, for the schema: DashboardFilterForm reads them."""
+
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    category = serializers.IntegerField(required=False, help_text="a category id")
+    task_type = serializers.ChoiceField(choices=["rating", "ranking", "dialog"], required=False)
+    annotator = serializers.IntegerField(required=False, help_text="an annotator's user id")
+
+
 class AgreementApi(APIView):
     """Agreement figures with the dashboard's filters (date_from, date_to, category, task_type, annotator)."""
 
     permission_classes = [IsQALead]
 
-    @extend_schema(responses=AgreementOutput)
+    @extend_schema(parameters=[AgreementQuery], responses=AgreementOutput)
     def get(self, request):
         form = DashboardFilterForm(request.query_params or None)
         if request.query_params and not form.is_valid():
@@ -122,7 +133,7 @@ class ReviewOutput(serializers.ModelSerializer):
 
 class ReviewListInput(serializers.Serializer):
     target_kind = serializers.ChoiceField(choices=ReviewTarget.choices)
-    target_id = serializers.IntegerField(min_value=1)
+    target_id = IdField()
 
 
 class ReviewListApi(APIView):
@@ -140,7 +151,7 @@ class ReviewListApi(APIView):
 
 class ReviewDecideInput(serializers.Serializer):
     target_kind = serializers.ChoiceField(choices=ReviewTarget.choices)
-    target_id = serializers.IntegerField(min_value=1)
+    target_id = IdField()
     decision = serializers.ChoiceField(choices=Review.Decision.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="")
     edited_text = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
@@ -189,10 +200,11 @@ class GoldApi(APIView):
 
 
 class FeedbackInput(serializers.Serializer):
-    to_user = serializers.IntegerField(min_value=1)
+    # Ids in the body that name nothing are field errors (400), not a missing resource (404: the URL exists).
+    to_user = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all())
     text = serializers.CharField()
-    task = serializers.IntegerField(required=False, min_value=1)
-    dialog = serializers.IntegerField(required=False, min_value=1)
+    task = serializers.PrimaryKeyRelatedField(queryset=Task.objects.all(), required=False, allow_null=True)
+    dialog = serializers.PrimaryKeyRelatedField(queryset=Dialog.objects.all(), required=False, allow_null=True)
 
 
 class FeedbackOutput(serializers.Serializer):
@@ -212,9 +224,6 @@ class FeedbackSendApi(APIView):
         data = FeedbackInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        to_user = get_object_or_404(get_user_model(), pk=values["to_user"])
-        task = get_object_or_404(Task, pk=values["task"]) if values.get("task") else None
-        dialog = get_object_or_404(Dialog, pk=values["dialog"]) if values.get("dialog") else None
-        feedback = services.feedback_send(sender=request.user, to_user=to_user, text=values["text"], task=task,
-                                          dialog=dialog)
+        feedback = services.feedback_send(sender=request.user, to_user=values["to_user"], text=values["text"],
+                                          task=values.get("task"), dialog=values.get("dialog"))
         return Response(FeedbackOutput(feedback).data, status=status.HTTP_201_CREATED)

@@ -108,6 +108,8 @@ class Dashboard:
     charts: dict[str, Chart]
     computed_at: datetime | None = None
     fingerprint: tuple = ()
+    # Ranking position bias split by Ranking.order_confirmed_unchanged: {"confirmed_unchanged"|"reordered": …}
+    bias_ranking_split: dict[str, stats.PositionBias] = field(default_factory=dict)
     refreshing: bool = False  # stale figures shown while a background refresh runs
 
     @property
@@ -309,6 +311,10 @@ def build_dashboard(filters: Filters) -> Dashboard:
     ranking_gold = ranking_vs_gold(gold_rankings.rows, gold_orders, figures)
     ranking_wins = stats.winner_slots_from_rankings(all_rankings)
     bias_ranking = stats.position_bias(ranking_wins, _n_slots([w.n_slots for w in ranking_wins], 4))
+    bias_ranking_split = stats.position_bias_by_confirmation(
+        all_rankings, rankings.confirmed_unchanged + gold_rankings.confirmed_unchanged,
+        _n_slots([w.n_slots for w in ranking_wins], 4),
+    )
     bias_dialog = stats.position_bias(dialogs.slot_wins, _n_slots([w[2] for w in dialogs.slot_wins], 3))
     times = stats.median_time(ratings.times + gold_ratings.times + rankings.times + gold_rankings.times
                               + dialogs.times)
@@ -424,6 +430,7 @@ def build_dashboard(filters: Filters) -> Dashboard:
         top1_gold=ranking_on_gold.top1,
         w_gold=stats.mean_estimate(stats.kendalls_w_by_item(gold_rankings.rows).values()),
         bias_ranking=bias_ranking,
+        bias_ranking_split=bias_ranking_split,
         bias_dialog=bias_dialog,
         skip=skip,
         custom=custom,

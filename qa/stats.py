@@ -556,6 +556,18 @@ def position_bias(
     return PositionBias(n_slots, alpha, overall, per_annotator, ignored)
 
 
+def position_bias_by_confirmation(
+    rankings: Sequence[Sequence[Any]], confirmed_unchanged: Sequence[bool], n_slots: int = 4, alpha: float = 0.01,
+) -> dict[str, PositionBias]:
+    """Position bias of rankings split by whether the annotator kept the shown order and confirmed it
+    ("confirmed_unchanged") or moved the responses ("reordered"). A winner in the first slot is expected
+    more often among confirmed-unchanged rankings; a strong bias among reordered ones is the real signal."""
+    groups: dict[str, list] = {"confirmed_unchanged": [], "reordered": []}
+    for record, confirmed in zip(rankings, confirmed_unchanged, strict=True):
+        groups["confirmed_unchanged" if confirmed else "reordered"].append(record)
+    return {name: position_bias(winner_slots_from_rankings(rows), n_slots, alpha) for name, rows in groups.items()}
+
+
 # --------------------------------------------------------------------------------------------------
 # Effort figures
 # --------------------------------------------------------------------------------------------------

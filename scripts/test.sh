@@ -4,6 +4,7 @@
 #   scripts/test.sh                 # everything
 #   scripts/test.sh tests/test_x.py -k name    # extra arguments go to pytest
 # Set STUDIO_TEST_SQLITE=1 to run against the SQLite default instead of PostgreSQL.
+# STUDIO_FUZZ_API=0|1 skips or forces the API fuzzing (scripts/fuzz_api.py; by default only on a full run).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -26,4 +27,9 @@ export SECRET_KEY="${SECRET_KEY:-$(.venv/bin/python -c 'import secrets; print(se
 scripts/check_reference.sh
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache   # the app graph: pyproject.toml [tool.importlinter]
+# The API against its own OpenAPI schema, per role (~3 min; its own var dir and database). Runs on a full run
+# (CI) or with STUDIO_FUZZ_API=1; STUDIO_FUZZ_API=0 skips it, and so does a run with arguments for pytest.
+if [[ "${STUDIO_FUZZ_API:-$(( $# == 0 ))}" == 1 ]]; then
+  .venv/bin/python scripts/fuzz_api.py
+fi
 exec .venv/bin/pytest "$@"

@@ -225,7 +225,7 @@ def make_export_corpus(annotators, *, reviewer, n_ranking: int = 8, n_rating_pai
             custom = claim.task_id == tasks[0].pk
             submitted = submissions.ranking_submit(
                 annotator=annotator, task_id=claim.task_id, submission_id=uuid.uuid4(), order=order,
-                hardness={str(order[-1]): "hard"}, all_unacceptable=custom,
+                order_confirmed_unchanged=True, hardness={str(order[-1]): "hard"}, all_unacceptable=custom,
                 custom_text="Własna odpowiedź: żubr to największy ssak lądowy Europy." if custom else "",
             )
             rankings.append(submitted.annotation)

@@ -21,10 +21,13 @@ from django.db import transaction
 from rapidfuzz import fuzz
 
 from annotation.models import RatingPair, Task, TaskKind, TaskResponse
+from core import sql as core_sql
 from core.text import normalize_text
 from generation import selectors
 from generation.models import Generation
 from prompts.models import Prompt
+
+from . import assignment
 
 RANKING_SIZE = 4
 
@@ -103,6 +106,7 @@ def tasks_assemble(
     routed kind gets the other kind if possible."""
     rule = rule or RoutingRule()
     report = AssemblyReport()
+    first_ids: dict[str, int] = {}  # kind: the first task id created
     has_tasks = set(Task.objects.filter(prompt__in=prompts).values_list("prompt_id", flat=True))
     for prompt in prompts:
         if prompt.pk in has_tasks:
@@ -118,6 +122,7 @@ def tasks_assemble(
                 chosen = pick_ranking(pool, rng, threshold=similarity_threshold)
                 if chosen:
                     task = Task.objects.create(kind=kind, prompt=prompt, overlap=overlap, remaining=overlap, seed=seed)
+                    first_ids.setdefault(kind, task.pk)
                     TaskResponse.objects.bulk_create(
                         TaskResponse(task=task, generation=g, position=i) for i, g in enumerate(chosen)
                     )
@@ -131,8 +136,14 @@ def tasks_assemble(
                         task = Task.objects.create(kind=kind, prompt=prompt, overlap=overlap, remaining=overlap,
                                                    seed=seed, pair=pair)
                         TaskResponse.objects.create(task=task, generation=generation, position=0)
+                        first_ids.setdefault(kind, task.pk)
                     report.rating_pairs += 1
                     break
         else:
             report.skipped.append((prompt.pk, f"not enough distinct responses ({len(pool)} in the pool)"))
+    for kind, first_id in first_ids.items():
+        assignment.annotator_queues_rewind(kind=kind, first_task_id=first_id)
+    if first_ids:
+        # The next-item query's plan depends on these tables' statistics (see core.sql.tables_analyze).
+        transaction.on_commit(lambda: core_sql.tables_analyze(Task, TaskResponse, RatingPair))
     return report

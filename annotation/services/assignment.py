@@ -15,6 +15,10 @@ so a bug here fails loudly instead of handing out a slot too many. A `Claim` is 
 
 Gold tasks (`is_gold`) go to every annotator and do not use `remaining`; every
 `STUDIO_GOLD_EVERY`-th claim of an annotator prefers an unseen gold item of the requested kind.
+
+The cost of a claim does not grow with the annotator's history (bench/annotation.py --long-history):
+their claim count is a counter and the next-item search starts after the tasks they already had
+(`AnnotatorQueue`, kept in the claim's transaction); each remaining candidate costs one index probe.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from annotation import sql
-from annotation.models import Claim, Task, TaskKind
+from annotation.models import AnnotatorQueue, Claim, Task, TaskKind
+from core.converters import MAX_ID
 from core.errors import Conflict
 from prompts.models import Prompt
 
@@ -105,17 +110,18 @@ def task_claim_next(*, annotator, kind: str, now: datetime | None = None) -> Cla
     now = now or timezone.now()
     _serialise_annotator(annotator)
     with connection.cursor() as cursor:
-        cursor.execute(*sql.claim_held_and_count(annotator_id=annotator.pk, kind=kind, now=now))
-        held_id, n_claims = cursor.fetchone()
+        cursor.execute(*sql.claim_held_and_queue(annotator_id=annotator.pk, kind=kind, now=now))
+        held_id, n_claims, claimed_through = cursor.fetchone()
         if held_id is not None:
             return Claim.objects.select_related("task__prompt").get(pk=held_id)
         every = settings.STUDIO_GOLD_EVERY
         skip_own = settings.STUDIO_NO_OWN_PROMPTS
         row = None
         for gold in (True, False) if every > 0 and n_claims % every == 0 else (False, True):
-            cursor.execute(
-                *sql.task_next_candidate(kind=kind, annotator_id=annotator.pk, gold=gold, skip_own=skip_own)
-            )
+            cursor.execute(*sql.task_next_candidate(
+                kind=kind, annotator_id=annotator.pk, gold=gold, skip_own=skip_own,
+                after=0 if gold else claimed_through or 0,
+            ))
             row = cursor.fetchone()
             if row is not None:
                 break
@@ -132,6 +138,10 @@ def task_claim_next(*, annotator, kind: str, now: datetime | None = None) -> Cla
     task.prompt = Prompt(id=prompt_id, text=prompt_text)
     claim = Claim(task=task, annotator=annotator, display_order=order, claimed_at=now, expires_at=now + _lease())
     fast_insert(claim)
+    with connection.cursor() as cursor:
+        cursor.execute(*sql.annotator_queue_advance(
+            annotator_id=annotator.pk, kind=kind, gold=gold, task_id=task_id, claimed_through=claimed_through
+        ))
     claim.response_texts = dict(responses)
     return claim
 
@@ -144,6 +154,8 @@ def claim_lock_for_submit(*, annotator, task_id: int, now: datetime | None = Non
     caller decides about revisions). `claim.task` carries kind, is_gold, pair_id and prompt_id.
     """
     now = now or timezone.now()
+    if not 0 < task_id <= MAX_ID:  # names no task; raw SQL lacks the ORM's guard and would fail on it (500)
+        raise ClaimNotHeld
     with connection.cursor() as cursor:
         cursor.execute(*sql.claim_for_submit(task_id=task_id, annotator_id=annotator.pk))
         row = cursor.fetchone()
@@ -169,6 +181,15 @@ def claim_lock_for_submit(*, annotator, task_id: int, now: datetime | None = Non
     return claim
 
 
+def annotator_queues_rewind(*, kind: str, first_task_id: int) -> None:
+    """Tasks of `kind` from `first_task_id` on were just created: no annotator's queue may start after
+    them (`AnnotatorQueue.claimed_through`). Needed only when another assembly committed higher ids
+    first and someone claimed past these; call it in the transaction that created the tasks."""
+    AnnotatorQueue.objects.filter(kind=kind, claimed_through__gte=first_task_id).update(
+        claimed_through=first_task_id - 1
+    )
+
+
 def claim_mark_submitted(claim: Claim, *, now: datetime, give_back: bool = False) -> None:
     """Inside a submission's transaction: the claim is done; `give_back` returns its slot (a skip)."""
     claim.status = Claim.Status.SUBMITTED
@@ -182,11 +203,15 @@ def claim_mark_submitted(claim: Claim, *, now: datetime, give_back: bool = False
 @transaction.atomic
 def claim_release(*, annotator, task_id: int) -> Claim:
     """The annotator gives an item back unannotated; its slot returns to the pool (not to them)."""
+    if not 0 < task_id <= MAX_ID:  # names no task; the database would fail on it (a 500) rather than match nothing
+        raise ClaimNotHeld
     qs = Claim.objects.filter(task_id=task_id, annotator=annotator, status=Claim.Status.ACTIVE)
     if sql.postgres():
         qs = qs.select_for_update()
     claim = qs.first()
     if claim is None:
+        if Claim.objects.filter(task_id=task_id, annotator=annotator).exists():
+            raise ClaimNotHeld(_("You no longer hold this item (it was submitted, given back or its time ran out)."))
         raise ClaimNotHeld
     claim.status = Claim.Status.RELEASED
     claim.save(update_fields=["status"])

@@ -44,8 +44,15 @@ class AlreadyReviewed(Conflict):
 
 
 class SubmissionConflict(Conflict):
-    def __init__(self):
-        super().__init__(_("This submission id was already used for a different item."))
+    """A submission id already stored for something else: another annotator's submission, or the same
+    annotator's submission of another item. Nothing is stored; the client should send a fresh id."""
+
+    def __init__(self, *, foreign: bool):
+        if foreign:
+            message = _("This submission id belongs to another annotator's submission; send a new id.")
+        else:
+            message = _("You already used this submission id for a different item; send a new id.")
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -104,8 +111,10 @@ def _replayed(model, *, submission_id: uuid.UUID, annotator, task_id: int) -> Su
         row = cursor.fetchone()
     if row is None:
         return None
-    if row[1] != annotator.pk or row[2] != task_id:
-        raise SubmissionConflict
+    if row[1] != annotator.pk:
+        raise SubmissionConflict(foreign=True)
+    if row[2] != task_id:
+        raise SubmissionConflict(foreign=False)
     return Submitted(model.objects.get(pk=row[0]), created=False)
 
 
@@ -238,6 +247,16 @@ def _ids(values, field: str) -> list[int]:
         raise ValidationError({field: _("Unknown response.")}) from exc
 
 
+class OrderUnconfirmed(ValidationError):
+    """A ranking in exactly the order shown, without the annotator confirming that order."""
+
+    def __init__(self):
+        super().__init__({"order": _(
+            "The order is still the one shown. Move the responses into your order, or confirm that the "
+            "shown order is your ranking."
+        )})
+
+
 def ranking_clean(
     *,
     shown: list[int],
@@ -247,11 +266,30 @@ def ranking_clean(
     custom_text: str,
     custom_from: int | None,
     comment: str,
+    order_confirmed_unchanged: bool = False,
+    skip_reason: str = "",
 ) -> dict[str, Any]:
-    """Validate a ranking against the responses shown: a strict order of all of them, best first."""
+    """Validate a ranking against the responses shown: a strict order of all of them, best first.
+
+    An order identical to the one shown counts only when the annotator confirmed it
+    (`order_confirmed_unchanged`): an untouched list is otherwise indistinguishable from no decision.
+    A skip (a known reason) carries no order, rejects or custom answer.
+    """
+    skip_reason = (skip_reason or "").strip()
+    if skip_reason:
+        if skip_reason not in SkipReason.values:
+            raise ValidationError({"skip_reason": _("Choose why you skip this item.")})
+        return {
+            "order": [], "hardness": {}, "all_unacceptable": False, "custom_text": "", "custom_from_id": None,
+            "comment": _clean_text(comment, "comment"), "order_confirmed_unchanged": False,
+            "skip_reason": skip_reason,
+        }
     order = _ids(order or [], "order")
     if len(order) != len(set(order)) or sorted(order) != sorted(shown):
         raise ValidationError({"order": _("Rank every response exactly once, best to worst (no ties).")})
+    unchanged = order == [int(x) for x in shown]
+    if unchanged and not order_confirmed_unchanged:
+        raise OrderUnconfirmed
     all_unacceptable = bool(all_unacceptable)
     rejectable = set(order) if all_unacceptable else set(order[1:])
     clean_hardness: dict[str, str] = {}
@@ -285,6 +323,8 @@ def ranking_clean(
         "custom_text": custom_text,
         "custom_from_id": custom_from,
         "comment": _clean_text(comment, "comment"),
+        "order_confirmed_unchanged": unchanged,
+        "skip_reason": "",
     }
 
 
@@ -294,16 +334,22 @@ def ranking_submit(
     annotator,
     task_id: int,
     submission_id: uuid.UUID | str,
-    order: list[int],
+    order: list[int] | None = None,
     hardness: dict[str, str] | None = None,
     all_unacceptable: bool = False,
     custom_text: str = "",
     custom_from: int | None = None,
     comment: str = "",
+    order_confirmed_unchanged: bool = False,
+    skip_reason: str = "",
     time_ms: int | None = None,
     now: datetime | None = None,
 ) -> Submitted:
-    """Store a ranking of a held ranking item, or revise the author's current ranking of it."""
+    """Store a ranking of a held ranking item, or revise the author's current ranking of it.
+
+    An order identical to the display order needs `order_confirmed_unchanged` (else `OrderUnconfirmed`);
+    a skip (`skip_reason`) stores no order and gives the slot back, like a rating skip.
+    """
     now = now or timezone.now()
     claim, submission_id, replay = _begin(
         Ranking, annotator=annotator, task_id=task_id, submission_id=submission_id, now=now
@@ -318,22 +364,26 @@ def ranking_submit(
         custom_text=custom_text,
         custom_from=custom_from,
         comment=comment,
+        order_confirmed_unchanged=order_confirmed_unchanged,
+        skip_reason=skip_reason,
     )
     common = _fields(
         claim, submission_id=submission_id, time_ms=time_ms, now=now, display_order=list(claim.display_order), **data
     )
 
     def check(current: Ranking) -> None:
+        if current.skip_reason or data["skip_reason"]:
+            raise ValidationError({"skip_reason": _("A skipped item cannot be ranked later, nor a ranking skipped.")})
         if locking.is_locked(current):  # `current` was just read with its row lock (_store)
             raise AlreadyReviewed
 
-    return _store(Ranking, claim, common, now=now, check_revision=check)
+    return _store(Ranking, claim, common, now=now, check_revision=check, give_back=bool(data["skip_reason"]))
 
 
 def annotation_is_revisable(annotation: Rating | Ranking) -> bool:
     """The author may still change it: current, not a skip, and not locked (reviewed by QA)."""
     if not annotation.is_current:
         return False
-    if isinstance(annotation, Rating) and annotation.skip_reason:
+    if annotation.skip_reason:
         return False
     return not locking.is_locked(annotation)

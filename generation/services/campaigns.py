@@ -15,6 +15,8 @@ from ..models import Campaign, CampaignRunner, Endpoint, Generation, PrePrompt
 
 S = Campaign.Status
 G = Generation.Status
+FINISHED = (S.DONE, S.DONE_WITH_FAILURES)  # "retry failed" reopens either (a done campaign may hold failed rows
+# from before the distinction, or a single retried row that failed again)
 MAX_TOKENS_LIMIT = 16384
 
 
@@ -167,7 +169,7 @@ def generation_retry(*, generation: Generation) -> Generation:
     generation.refresh_from_db()
     campaign = generation.campaign
     if campaign is not None:
-        Campaign.objects.filter(pk=campaign.pk, status=S.DONE).update(status=S.RUNNING, finished_at=None)
+        Campaign.objects.filter(pk=campaign.pk, status__in=FINISHED).update(status=S.RUNNING, finished_at=None)
         campaign.refresh_from_db()
         if campaign.status == S.RUNNING:
             _enqueue_runners(campaign, [generation.endpoint_id])
@@ -180,7 +182,7 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
         status=G.PENDING, attempts=0, error="", next_attempt_at=None
     )
     if count:
-        Campaign.objects.filter(pk=campaign.pk, status=S.DONE).update(status=S.RUNNING, finished_at=None)
+        Campaign.objects.filter(pk=campaign.pk, status__in=FINISHED).update(status=S.RUNNING, finished_at=None)
         campaign.refresh_from_db()
         if campaign.status == S.RUNNING:
             _enqueue_runners(campaign, selectors.campaign_todo_endpoints(campaign))
@@ -188,20 +190,25 @@ def campaign_retry_failed(*, campaign: Campaign) -> int:
 
 
 def campaign_maybe_finish(*, campaign_id: int) -> bool:
-    """Mark a running campaign done when nothing is left to do (conditional, so safe from any runner)."""
+    """Finish a running campaign when nothing is left to do (conditional, so safe from any runner): `done` when
+    every generation succeeded, `done with failures` otherwise (its failed rows can still be retried)."""
     todo = Generation.objects.filter(campaign_id=campaign_id, status__in=selectors.TODO_STATUSES)
+    idle = Campaign.objects.filter(Q(pk=campaign_id, status=S.RUNNING), ~Q(pk__in=todo.values("campaign_id")))
+    failed = Generation.objects.filter(campaign_id=campaign_id, status=G.FAILED)
+    now = timezone.now()
     return bool(
-        Campaign.objects.filter(Q(pk=campaign_id, status=S.RUNNING), ~Q(pk__in=todo.values("campaign_id")))
-        .update(status=S.DONE, finished_at=timezone.now())
+        idle.filter(pk__in=failed.values("campaign_id")).update(status=S.DONE_WITH_FAILURES, finished_at=now)
+        or idle.update(status=S.DONE, finished_at=now)
     )
 
 
 def campaigns_resume_stalled(*, stale_after_seconds: int) -> list[tuple[int, int]]:
     """Re-enqueue runners of running campaigns whose runner has shown no sign of life for a while.
 
-    A runner heartbeats every few seconds while it works; a worker killed hard (its task not yet
-    redelivered by the broker) leaves the heartbeat old. A second runner is harmless: claims are
-    row-locked and results are written only under the writer's own lease.
+    A runner heartbeats every few seconds while it works (also while its endpoint is down and it only
+    probes); a worker killed hard (its task not redelivered by the broker before the visibility timeout)
+    leaves the heartbeat old. A second runner is harmless: claims are row-locked and results are written
+    only under the writer's own lease; the dead runner's rows are free once their lease lapses.
     """
     cutoff = timezone.now() - timezone.timedelta(seconds=stale_after_seconds)
     restarted = []

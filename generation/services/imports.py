@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import imports
+from core import sql as core_sql
 from core.text import normalize_text, text_hash
 from prompts.models import Category, Prompt
 
@@ -174,6 +175,8 @@ def responses_import(*, data: bytes, user=None) -> ResponseImportReport:
             report.prompts_created = report.endpoints_created = 0
             return report
         Generation.objects.bulk_create(generations, batch_size=1000)
+        # Task assembly's pool query reads these tables next; fresh statistics once committed.
+        transaction.on_commit(lambda: core_sql.tables_analyze(Generation, Prompt))
         report.created = len(generations)
         report.echoes_preprompt = sum(g.echoes_preprompt for g in generations)
     return report

@@ -19,12 +19,13 @@ Public API used by other parts of the product:
   for ``dialog`` ``None`` when the dialog was rejected, "" otherwise. Ids that do not exist are absent.
 * ``is_rejected(target_kind, target_ids) -> set[int]`` — the ids whose latest decision is *reject*.
 * ``feedback_for(user, limit=20) -> list[Feedback]`` — the newest feedback sent to ``user`` (unread first
-  is up to the caller; each has ``read_at``), with ``from_user`` / ``task`` / ``dialog`` loaded.
+  is up to the caller; each has ``read_at``), with ``from_user`` / ``task`` / ``dialog`` loaded;
+  ``feedback_unread(user) -> int`` — how many of them are unread.
 """
 
 
 from .coverage import CategoryCoverage, Coverage, TopicCoverage, coverage
-from .feedback import feedback_for, feedback_sent
+from .feedback import feedback_for, feedback_sent, feedback_unread
 from .gold import gold_candidates, gold_tasks, task_responses
 from .records import (
     TASK_TYPES,
@@ -67,7 +68,7 @@ __all__ = [
     "TASK_TYPES", "REVIEW_STATUSES", "CategoryCoverage", "Coverage", "DialogRecords", "Filters", "RankingRecords",
     "RatingPairRow", "RatingRecords", "ReviewEntry", "ReviewItem", "ScoredRatingPair", "TopicCoverage",
     "all_rating_pairs", "annotator_choices", "coverage", "criteria", "custom_ranking_queue", "custom_turn_queue", "dialog_queue",
-    "dialog_records", "effective_custom_text", "feedback_for", "feedback_sent", "gold_candidates",
+    "dialog_records", "effective_custom_text", "feedback_for", "feedback_sent", "feedback_unread", "gold_candidates",
     "gold_references", "gold_tasks", "is_rejected", "original_texts", "queue_counts", "ranking_records",
     "rating_pair_queue", "rating_pair_tasks", "rating_pairs", "rating_records", "review_history", "review_item",
     "review_state", "task_responses", "text_diff", "usernames",

@@ -106,7 +106,7 @@ def coverage(threshold: float = 4.5) -> Coverage:
     for p in incomplete:
         incomplete_by_category[prompt_category[p.prompt_id]] += 1
     ranked = (
-        Ranking.objects.filter(is_current=True)
+        Ranking.objects.filter(is_current=True, skip_reason="")
         .values_list("task__prompt__category_id")
         .annotate(items=Count("task_id", distinct=True))
         .values_list("task__prompt__category_id", "items")

@@ -21,3 +21,10 @@ def feedback_for(user, limit: int = 20) -> list[Feedback]:
 
 def feedback_sent(limit: int = 50) -> list[Feedback]:
     return list(Feedback.objects.select_related("to_user", "from_user").order_by("-created", "-id")[:limit])
+
+
+def feedback_unread(user) -> int:
+    """How many feedback notes ``user`` has not marked read (the home page's badge)."""
+    if not user.is_authenticated:
+        return 0
+    return Feedback.objects.filter(to_user=user, read_at__isnull=True).count()

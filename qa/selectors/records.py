@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.contrib.auth import get_user_model
@@ -128,17 +128,22 @@ class RankingRecords:
     rows: list[tuple]  # (task_id, annotator_id, order, display_order)
     custom: list[tuple]  # (annotator_id, is_custom)
     times: list[tuple]  # (annotator_id, "ranking", seconds)
+    # Aligned with `rows`: the annotator kept the shown order and confirmed it (Ranking.order_confirmed_unchanged),
+    # so position bias can be split by it.
+    confirmed_unchanged: list[bool] = field(default_factory=list)
 
 
 def ranking_records(filters: Filters, *, gold: bool | None = None) -> RankingRecords:
     records = RankingRecords([], [], [])
     if not filters.includes("ranking"):
         return records
-    qs = _task_annotations(Ranking, filters, gold).values_list(
-        "task_id", "annotator_id", "order", "display_order", "custom_text", "time_ms"
+    # Skips (a reason, no order) are not rankings.
+    qs = _task_annotations(Ranking, filters, gold).filter(skip_reason="").values_list(
+        "task_id", "annotator_id", "order", "display_order", "custom_text", "time_ms", "order_confirmed_unchanged"
     )
-    for task_id, annotator_id, order, display_order, custom_text, time_ms in qs.iterator(chunk_size=5000):
+    for task_id, annotator_id, order, display_order, custom_text, time_ms, confirmed in qs.iterator(chunk_size=5000):
         records.rows.append((task_id, annotator_id, list(order or []), list(display_order or [])))
+        records.confirmed_unchanged.append(bool(confirmed))
         records.custom.append((annotator_id, bool(custom_text.strip())))
         records.times.append((annotator_id, "ranking", time_ms / 1000))
     return records

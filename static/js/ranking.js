@@ -16,6 +16,10 @@
   const timeField = document.getElementById("time_ms");
   const submitButton = document.getElementById("submit-ranking");
   const texts = JSON.parse(document.getElementById("response-texts").textContent);
+  // The order first shown to this annotator: submitting exactly that order needs the explicit confirmation.
+  const shown = (list.dataset.shown || "").split(",").filter(Boolean).join(",");
+  const confirmBox = document.getElementById("order_confirmed_unchanged");
+  const confirmHint = document.getElementById("confirm-hint");
   let sent = false;
 
   const items = () => Array.from(list.querySelectorAll(".rank-item"));
@@ -42,6 +46,18 @@
       editor.hidden = !everyoneRejected;
       customText.disabled = !everyoneRejected;
     }
+    refreshConfirmation();
+  }
+  function untouched() {
+    return orderField.value === shown;
+  }
+  function refreshConfirmation() {
+    if (!submitButton || !confirmBox) return;
+    const blocked = untouched() && !confirmBox.checked;
+    submitButton.disabled = blocked;
+    if (confirmHint) confirmHint.classList.toggle("msg-error", blocked);
+    const wrapper = document.getElementById("confirm-order");
+    if (wrapper) wrapper.hidden = !untouched();
   }
   function select(li) {
     items().forEach((x) => x.classList.toggle("selected", x === li));
@@ -76,6 +92,7 @@
     li.querySelector(".hardness").addEventListener("change", refresh);
   });
   if (allBad) allBad.addEventListener("change", () => { refresh(); if (allBad.checked) customText.focus(); });
+  if (confirmBox) confirmBox.addEventListener("change", refreshConfirmation);
 
   form.querySelectorAll(".copy-response").forEach((button) => {
     button.addEventListener("click", () => {
@@ -110,9 +127,13 @@
     } else if ((key === "h" || key === "s") && current) {
       const hardness = current.querySelector(".hardness");
       if (!hardness.disabled) { hardness.value = key === "h" ? "hard" : "soft"; refresh(); }
+    } else if (key === "c" && confirmBox && untouched()) {
+      confirmBox.checked = !confirmBox.checked;
+      refreshConfirmation();
     } else if (key === "Enter") {
       if (event.target && (event.target.tagName === "BUTTON" || event.target.tagName === "INPUT")) return;
-      if (submitButton && !sent) form.requestSubmit(submitButton);
+      if (submitButton && submitButton.disabled && confirmBox) { confirmBox.focus(); }
+      else if (submitButton && !sent) form.requestSubmit(submitButton);
     } else {
       return;
     }
@@ -122,6 +143,12 @@
   form.addEventListener("submit", (event) => {
     if (sent) { event.preventDefault(); return; }
     refresh();
+    const skipping = event.submitter && event.submitter.value === "skip";
+    if (!skipping && confirmBox && untouched() && !confirmBox.checked) {
+      event.preventDefault(); // the server would refuse it too
+      confirmBox.focus();
+      return;
+    }
     sent = true;
     if (timeField) timeField.value = String(Date.now() - started);
   });

@@ -9,7 +9,8 @@ from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
-from annotation.models import Claim, Rating, Task, TaskKind
+from annotation import sql
+from annotation.models import AnnotatorQueue, Claim, Rating, Task, TaskKind
 from annotation.services import assignment, submissions
 from annotation.tasks import expire_claims
 from core import roles
@@ -163,6 +164,37 @@ def test_gold_is_served_when_normal_work_runs_out(seeded, annotator, settings):
     assert assignment.task_claim_next(annotator=annotator, kind=TaskKind.RATING).task_id == gold.id
 
 
+def test_the_queue_starts_after_the_items_one_already_had(seeded, annotator, annotator2, settings):
+    settings.STUDIO_GOLD_EVERY = 0
+    tasks = [make_rating_task(overlap=2) for _ in range(4)]
+    for task in tasks[:3]:
+        assert assignment.task_claim_next(annotator=annotator, kind=TaskKind.RATING).task_id == task.id
+        rate(annotator, task.id)
+    queue = AnnotatorQueue.objects.get(annotator=annotator, kind=TaskKind.RATING)
+    assert (queue.claims, queue.claimed_through) == (3, tasks[2].id)  # all three stay open (overlap 2)
+    # Someone else's queue is their own: they still get the oldest item.
+    assert assignment.task_claim_next(annotator=annotator2, kind=TaskKind.RATING).task_id == tasks[0].id
+    assert AnnotatorQueue.objects.get(annotator=annotator2, kind=TaskKind.RATING).claimed_through == tasks[1].id - 1
+    # Tasks appearing below the queue's start (a late-committing assembly) rewind it.
+    assignment.annotator_queues_rewind(kind=TaskKind.RATING, first_task_id=tasks[1].id)
+    queue.refresh_from_db()
+    assert queue.claimed_through == tasks[0].id
+    assert assignment.task_claim_next(annotator=annotator, kind=TaskKind.RATING).task_id == tasks[3].id
+
+
+def test_the_gold_turn_counts_claims_of_every_kind(seeded, annotator, settings):
+    settings.STUDIO_GOLD_EVERY = 2
+    ranking = make_ranking_task()
+    normal = make_rating_task()
+    gold = make_rating_task(is_gold=True)
+    # claim 0 (ranking; no ranking gold) takes the normal ranking item; claim 1 is no gold turn; claim 2 is.
+    assert assignment.task_claim_next(annotator=annotator, kind=TaskKind.RANKING).task_id == ranking.id
+    assert assignment.task_claim_next(annotator=annotator, kind=TaskKind.RATING).task_id == normal.id
+    rate(annotator, normal.id)
+    assert sum(AnnotatorQueue.objects.filter(annotator=annotator).values_list("claims", flat=True)) == 2
+    assert assignment.task_claim_next(annotator=annotator, kind=TaskKind.RATING).task_id == gold.id
+
+
 def test_unknown_kind_is_an_error(seeded, annotator):
     with pytest.raises(ValueError):
         assignment.task_claim_next(annotator=annotator, kind="dialog")
@@ -222,3 +254,47 @@ def test_sixteen_clients_claim_and_submit_in_parallel(seeded, django_user_model)
     assert Rating.objects.filter(task=gold).count() == len(people)
     assert not Task.objects.filter(pk__in=[t.pk for t in tasks], remaining__gt=0).exists()
     assert not Claim.objects.filter(status=Claim.Status.ACTIVE).exists()
+
+
+@pytest.mark.postgres
+def test_candidate_query_probes_the_claim_index_once_per_candidate(seeded, annotator):
+    """The next-item query must not read the annotator's claims as a set (an anti join over all of them,
+    whose cost grows with their history): whatever the statistics, each candidate task is one probe of the
+    claim (task, annotator) unique index. Checked in the worst case, the queue start at 0 and 300 claimed
+    items still open (overlap 2, nobody else annotating), before and after ANALYZE."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    prompt = make_prompt()
+    tasks = Task.objects.bulk_create(
+        Task(kind=TaskKind.RATING, prompt=prompt, overlap=2, remaining=1) for _ in range(300)
+    )
+    Task.objects.bulk_create(Task(kind=TaskKind.RATING, prompt=prompt, overlap=2, remaining=2) for _ in range(50))
+    now = timezone.now()
+    Claim.objects.bulk_create(
+        Claim(task=t, annotator=annotator, status=Claim.Status.SUBMITTED, claimed_at=now, expires_at=now)
+        for t in tasks
+    )
+    statement, params = sql.task_next_candidate(
+        kind=TaskKind.RATING, annotator_id=annotator.pk, gold=False, skip_own=True, after=0
+    )
+    claim_table = Claim._meta.db_table
+    for analyzed in (False, True):
+        if analyzed:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {claim_table}")
+                cursor.execute(f"ANALYZE {Task._meta.db_table}")
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + statement, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Anti Join" not in plan, plan
+        assert "SubPlan" in plan, plan
+        lines = [line.strip().removeprefix("->").strip() for line in plan.splitlines()]
+        claim_scans = [i for i, line in enumerate(lines) if f" on {claim_table}" in line]
+        assert claim_scans, plan
+        for i in claim_scans:  # index probes keyed by the candidate task, never a scan by annotator
+            assert lines[i].startswith(("Index Scan", "Index Only Scan")), plan
+            assert lines[i + 1].startswith("Index Cond:") and "task_id = t.id" in lines[i + 1], plan
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            assert cursor.fetchone()[0] == tasks[-1].id + 1
+

@@ -132,6 +132,7 @@ def test_custom_answer_copied_from_a_response_and_edited(seeded, page, login_as,
     page.fill("#custom_text", "Pierwsza **poprawna** odpowiedź.")
     # with everything unacceptable even the top response can be marked hard
     page.locator("#rank-list .rank-item").first.locator("select.hardness").select_option("hard")
+    page.check("#order_confirmed_unchanged")  # the shown order is kept: it must be confirmed
     with page.expect_navigation():
         page.click("#submit-ranking")
     row = Ranking.objects.get(task=task)
@@ -161,6 +162,7 @@ def test_hostile_text_never_executes_in_rating_and_ranking(seeded, page, login_a
     page.check("#all_unacceptable")
     hostile_id = ranking.task_responses.get(position=0).id
     page.click(f"button.copy-response[data-id='{hostile_id}']")
+    page.check("#order_confirmed_unchanged")
     with page.expect_navigation():
         page.click("#submit-ranking")
     assert Ranking.objects.get(task=ranking).custom_text.startswith("Ranking Zły tekst <script>")

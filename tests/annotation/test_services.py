@@ -42,14 +42,34 @@ def test_the_same_submission_twice_stores_one_row(seeded, annotator):
     assert Rating.objects.count() == 1
 
 
-def test_a_submission_id_cannot_be_reused_for_another_item(seeded, annotator):
+def test_a_submission_id_cannot_be_reused_for_another_item(seeded, annotator, english):
     one, two = make_rating_task(), make_rating_task()
     sid = uuid.uuid4()
     claim(annotator, TaskKind.RATING)
     submissions.rating_submit(annotator=annotator, task_id=one.id, submission_id=sid, scores=SCORES)
     claim(annotator, TaskKind.RATING)
-    with pytest.raises(submissions.SubmissionConflict):
+    with pytest.raises(submissions.SubmissionConflict, match="different item"):
         submissions.rating_submit(annotator=annotator, task_id=two.id, submission_id=sid, scores=SCORES)
+
+
+def test_another_annotators_submission_id_is_refused_as_theirs(seeded, annotator, annotator2, client, english):
+    task = make_rating_task(overlap=2)
+    claim(annotator, TaskKind.RATING)
+    claim(annotator2, TaskKind.RATING)
+    sid = uuid.uuid4()
+    submissions.rating_submit(annotator=annotator, task_id=task.id, submission_id=sid, scores=SCORES)
+    # The same item, so the message must not blame the item: the id is someone else's.
+    with pytest.raises(submissions.SubmissionConflict, match="another annotator's submission"):
+        submissions.rating_submit(annotator=annotator2, task_id=task.id, submission_id=sid, scores=SCORES)
+    client.force_login(annotator2)
+    response = client.post(
+        f"/api/tasks/{task.id}/rating/", {"submission_id": str(sid), "scores": SCORES}, content_type="application/json"
+    )
+    assert response.status_code == 409
+    assert "another annotator's submission" in response.json()["detail"]
+    assert "different item" not in response.json()["detail"]
+    assert list(Rating.objects.values_list("annotator_id", flat=True)) == [annotator.pk]  # nothing stored
+    assert Claim.objects.get(task=task, annotator=annotator2).status == Claim.Status.ACTIVE
 
 
 @pytest.mark.parametrize(
@@ -171,7 +191,8 @@ def test_ranking_needs_a_strict_order_of_the_shown_responses(seeded, annotator, 
         hardness = {str(order[2]): "medium"}
     with pytest.raises(ValidationError):
         submissions.ranking_submit(
-            annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=order, hardness=hardness
+            annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=order, hardness=hardness,
+            order_confirmed_unchanged=True,
         )
     assert not Ranking.objects.exists()
 
@@ -182,15 +203,17 @@ def test_all_unacceptable_requires_a_custom_answer(seeded, annotator):
     order = held.display_order
     with pytest.raises(ValidationError):
         submissions.ranking_submit(
-            annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=order, all_unacceptable=True
+            annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=order, all_unacceptable=True,
+            order_confirmed_unchanged=True,
         )
     with pytest.raises(ValidationError):  # and a custom answer is only for that case
         submissions.ranking_submit(
-            annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=order, custom_text="Moja."
+            annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=order, custom_text="Moja.",
+            order_confirmed_unchanged=True,
         )
     row = submissions.ranking_submit(
         annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=order, all_unacceptable=True,
-        custom_text="  Poprawna odpowiedź.  ", custom_from=order[2], hardness={str(order[0]): "hard"},
+        order_confirmed_unchanged=True, custom_text="  Poprawna odpowiedź.  ", custom_from=order[2], hardness={str(order[0]): "hard"},
     ).annotation
     assert row.all_unacceptable and row.custom_text == "Poprawna odpowiedź."
     assert row.custom_from_id == order[2]
@@ -201,7 +224,8 @@ def test_ranking_revision_refused_once_locked(seeded, annotator):
     task = make_ranking_task()
     held = claim(annotator, TaskKind.RANKING)
     first = submissions.ranking_submit(
-        annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=held.display_order
+        annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=held.display_order,
+        order_confirmed_unchanged=True,
     ).annotation
     second = submissions.ranking_submit(
         annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=held.display_order[::-1]
@@ -212,7 +236,8 @@ def test_ranking_revision_refused_once_locked(seeded, annotator):
     assert locking.is_locked(second) and not submissions.annotation_is_revisable(second)
     with pytest.raises(submissions.AlreadyReviewed):
         submissions.ranking_submit(
-            annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=held.display_order
+            annotator=annotator, task_id=task.id, submission_id=uuid.uuid4(), order=held.display_order,
+            order_confirmed_unchanged=True,
         )
     assert Ranking.objects.filter(task=task).count() == 2
 

@@ -228,6 +228,7 @@ def test_ranking_custom_answer_through_the_page(seeded, login, annotator):
         "custom_text": "Własna odpowiedź.",
         "custom_from": str(shown[1]),
         f"hardness_{shown[0]}": "hard",
+        "order_confirmed_unchanged": "on",
     }
     assert client.post(reverse("annotation:ranking_item", args=[task.id]), data).status_code == 302
     row = Ranking.objects.get()

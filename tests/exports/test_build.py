@@ -151,10 +151,10 @@ def _pending_custom(annotator, text="Własna odpowiedź do sprawdzenia."):
         if claim.task_id == task.pk:
             break
         submissions.ranking_submit(annotator=annotator, task_id=claim.task_id, submission_id=uuid.uuid4(),
-                                   order=sorted(claim.display_order))
+                                   order=sorted(claim.display_order), order_confirmed_unchanged=True)
     return submissions.ranking_submit(
         annotator=annotator, task_id=task.pk, submission_id=uuid.uuid4(), order=sorted(claim.display_order),
-        all_unacceptable=True, custom_text=text,
+        order_confirmed_unchanged=True, all_unacceptable=True, custom_text=text,
     ).annotation
 
 
@@ -221,7 +221,8 @@ def test_hard_share_thins_the_overrepresented_kind(export_root, seeded, annotato
         claim = assignment.task_claim_next(annotator=annotator, kind=TaskKind.RANKING)
         order = sorted(claim.display_order)
         submissions.ranking_submit(annotator=annotator, task_id=claim.task_id, submission_id=uuid.uuid4(),
-                                   order=order, hardness={str(order[-1]): "hard" if i % 4 else "soft"})
+                                   order=order, order_confirmed_unchanged=True,
+                                   hardness={str(order[-1]): "hard" if i % 4 else "soft"})
     full = [p["reject_hardness"] for p in _all_pairs(_build(admin_user, {"task_types": ["ranking"]}))]
     assert full.count("hard") == 30 and full.count("soft") == 10
     half = [p["reject_hardness"] for p in _all_pairs(_build(admin_user, {"task_types": ["ranking"], "hard_share": 0.5}))]

@@ -108,7 +108,9 @@ def test_model_server_dies_mid_campaign_nothing_lost_nothing_duplicated(
     vllm_live.start()
     _wait_done(campaign, 400, celery_worker)
     rows = _assert_each_stored_once(campaign, prompts=prompts, preprompts=preprompts)
-    assert any(g.attempts > 1 for g in rows)  # some were retried…
+    # Requests that got no answer were retried without spending attempts; only those in flight when the server
+    # went down may have spent one, on the HTTP 500 a stopping vLLM answers them with.
+    assert sum(g.attempts - 1 for g in rows) <= endpoint.max_concurrency
     assert len(rows) == 20  # …and still each exactly once
 
 

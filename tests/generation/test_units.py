@@ -145,6 +145,22 @@ DISTINCT = [
 ]
 
 
+@pytest.mark.postgres
+def test_assembly_refreshes_the_planners_statistics_once_committed(seeded, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    prompt = make_prompt(text="Jaka jest stolica Polski?")
+    _pool(prompt, [make_endpoint("m1"), make_endpoint("m2"), make_endpoint("m3")], DISTINCT)
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        tasks_assemble(prompts=[prompt], seed=42)
+    analyzed = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+    assert any(Task._meta.db_table in statement for statement in analyzed), analyzed
+    assert any(TaskResponse._meta.db_table in statement for statement in analyzed), analyzed
+
+
 def test_ranking_items_have_four_distinct_responses_reproducible_from_seed(seeded):
     prompt = make_prompt(text="Jaka jest stolica Polski?")
     endpoints = [make_endpoint("m1"), make_endpoint("m2"), make_endpoint("m3")]
@@ -219,6 +235,21 @@ def test_rating_needs_two_models(seeded):
 
 def _jsonl(*rows):
     return "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+
+
+@pytest.mark.postgres
+def test_import_responses_refreshes_the_planners_statistics_once_committed(seeded, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    prompt = make_prompt(text="Ile nóg ma pająk?")
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        report = responses_import(data=_jsonl({"prompt_id": prompt.pk, "model": "bielik", "response": "Osiem."}))
+    assert report.ok and report.created == 1
+    analyzed = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+    assert any(Generation._meta.db_table in statement for statement in analyzed), analyzed
 
 
 def test_import_responses_all_or_nothing_with_line_numbers(seeded):

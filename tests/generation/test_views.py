@@ -38,6 +38,7 @@ def _pages(campaign):
         reverse("generation:preprompt_list"),
         reverse("generation:preprompt_edit", args=[preprompt.pk]),
         reverse("generation:responses_import"),
+        reverse("generation:generations"),
     ]
 
 

@@ -144,10 +144,11 @@ def test_guidelines_show_criterion_names_not_keys(language, seeded, annotator, l
     client = login(annotator)
     client.cookies["django_language"] = language
     text = _main_text(client.get(reverse("prompts:guidelines")))
-    keys = set(Criterion.objects.values_list("key", flat=True))
     for step in load_reference()["ranking_tiebreak_order"]:
         assert step not in text
-    assert not [key for key in keys if re.search(rf"\b{key}\b", text)]
+    # "truthfulness" or "safety" may be plain English words of the text; "coherence_reasoning" is a key
+    keys = [key for key in Criterion.objects.values_list("key", flat=True) if "_" in key]
+    assert keys and not [key for key in keys if key in text]
 
 
 def test_polish_template_makes_a_polish_prompt(seeded, annotator, login):

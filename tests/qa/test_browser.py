@@ -80,3 +80,18 @@ def test_export_carries_the_qa_edited_custom_answer(custom_answer, qa_lead, admi
     text = json.dumps(_export_rows(Path(export.directory)), ensure_ascii=False)
     assert EDITED in text
     assert "Krakow <script>" not in text
+
+
+@pytest.mark.browser
+def test_reject_without_a_note_shows_the_message_in_the_form(page, login_as, qa_lead, custom_answer, english,
+                                                             no_js_dialogs):
+    login_as(qa_lead, next_path=f"/qa/review/ranking/{custom_answer.id}/")
+    page.goto(f"/qa/review/ranking/{custom_answer.id}/")
+    page.check("input[name=decision][value=reject]")
+    page.click("#review-panel button[type=submit]")
+    # The 422 answer is swapped into the panel (htmx does not swap error statuses by default).
+    error = page.locator("#review-panel .errorlist")
+    error.first.wait_for()
+    assert error.first.inner_text().strip() != ""
+    assert not Review.objects.exists()
+    no_js_dialogs()

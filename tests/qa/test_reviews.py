@@ -240,3 +240,13 @@ def test_rating_pairs_are_shared_until_a_rating_arrives(seeded, annotator, annot
     make_qa_rating(b, annotator, 1)
     (pair,) = selectors.all_rating_pairs()
     assert not pair.identical and pair.winner_task_id == a.id
+
+
+def test_htmx_reject_without_note_returns_the_panel_with_the_message(custom_ranking, login, qa_lead):
+    client = login(qa_lead)
+    url = reverse("qa:review_item", args=["ranking", custom_ranking.id])
+    response = client.post(url, {"decision": "reject", "note": ""}, headers={"HX-Request": "true"})
+    assert response.status_code == 422  # swapped by static/js/studio.js (htmx:beforeSwap for 400/422)
+    body = response.content.decode()
+    assert "<html" not in body and "errorlist" in body
+    assert not Review.objects.exists()

@@ -458,3 +458,13 @@ def test_to_csv_keeps_full_precision_and_defuses_formulas():
     assert rows[1][2:] == ["3", "true", "2025-03-03"]
     assert rows[2] == ['ala, "the" best', "", "-2", "false", ""]
     assert text.endswith("\r\n")
+
+
+def test_position_bias_splits_by_order_confirmation():
+    from qa import stats as qa_stats
+
+    shown = [1, 2, 3, 4]
+    rankings = [(t, "a", shown, shown) for t in range(8)] + [(t, "b", [3, 1, 2, 4], shown) for t in range(8, 12)]
+    split = qa_stats.position_bias_by_confirmation(rankings, [True] * 8 + [False] * 4, 4)
+    assert split["confirmed_unchanged"].overall.counts == (8, 0, 0, 0)
+    assert split["reordered"].overall.counts == (0, 0, 4, 0)

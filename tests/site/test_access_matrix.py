@@ -11,14 +11,12 @@ htmx and POST behaviour in depth; this file makes sure nothing was forgotten.
 """
 
 import pytest
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import reverse
 
-from tests.factories import make_dialog, make_prompt, make_qa_ranking, make_qa_ranking_task, make_rating_task
+from tests.site.support import ROLES, route_kwargs, site_routes
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("anonymous", "annotator", "qa_lead", "admin")
-SKIP_PREFIXES = ("admin/", "accounts/", "i18n/", "static/")
 A, Q, D = {"annotator", "qa_lead", "admin"}, {"qa_lead", "admin"}, {"admin"}
 EVERYONE = {"anonymous", "annotator", "qa_lead", "admin"}
 
@@ -44,6 +42,7 @@ MATRIX = {
     "annotation:claim_release": (A, {r: 405 for r in A}),
     "annotation:campaign_assemble": (D, {r: 405 for r in D}),
     "annotation:tasks_assemble": (D, {r: 405 for r in D}),
+    "generation:generations": (D, {}),  # the generated-texts browser (also covered by APP_ROLES)
     "dialogs:dialog_list": (A, {}),
     "dialogs:dialog_start": (A, {r: 405 for r in A}),
     "dialogs:dialog_detail": (A, {}),
@@ -92,19 +91,6 @@ MATRIX = {
 APP_ROLES = {"generation": D, "exports": D, "qa": Q}
 
 
-def _walk(patterns, prefix="", namespace=None):
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            ns = ":".join(x for x in (namespace, pattern.namespace) if x) or None
-            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), ns)
-        else:
-            yield prefix + str(pattern.pattern), (f"{namespace}:" if namespace else "") + (pattern.name or "")
-
-
-def site_routes():
-    return [(path, name) for path, name in _walk(get_resolver().url_patterns) if not path.startswith(SKIP_PREFIXES)]
-
-
 def expected_roles(name):
     if name in MATRIX:
         return MATRIX[name]
@@ -117,72 +103,6 @@ def expected_roles(name):
 def test_every_url_is_in_the_matrix():
     missing = [f"{path} ({name or 'unnamed'})" for path, name in site_routes() if expected_roles(name) is None]
     assert not missing, f"routes without an access expectation: {missing}"
-
-
-@pytest.fixture
-def objects(seeded, annotator, qa_lead, admin_user):
-    from exports.models import Export
-    from generation.models import Campaign, Endpoint, Generation, PrePrompt
-    from qa.models import Feedback
-
-    prompt = make_prompt(text="Pytanie testowe do macierzy dostępu", author=annotator)
-    rating_task = make_rating_task()
-    ranking_task, ids = make_qa_ranking_task()
-    ranking = make_qa_ranking(ranking_task, annotator, ids)
-    dialog = make_dialog(annotator, turns=1, finish=False)
-    endpoint = Endpoint.objects.first()
-    campaign = Campaign.objects.create(name="kampania", created_by=admin_user)
-    generation = Generation.objects.filter(status=Generation.Status.DONE).first()
-    export = Export.objects.create(name="eksport", created_by=admin_user)
-    feedback = Feedback.objects.create(to_user=annotator, from_user=qa_lead, text="Dobra robota")
-    return {
-        "pk": prompt.pk, "task_id": rating_task.pk, "index": 1, "seat": "A", "token": "no-such-token",
-        "dialog": dialog.pk, "endpoint": endpoint.pk, "campaign": campaign.pk, "generation": generation.pk,
-        "export": export.pk, "feedback": feedback.pk, "ranking": ranking.pk, "ranking_task": ranking_task.pk,
-        "preprompt": PrePrompt.objects.get(key="safety").pk, "prompt": prompt.pk,
-    }
-
-
-def _kwargs(name, path, objects):
-    """Fill a route's parameters with an object the annotator owns (or that exists)."""
-    import re
-
-    kwargs = {}
-    for param in re.findall(r"<(?:\w+:)?(\w+)>", path):
-        if param == "pk":
-            if "dialog" in name:
-                kwargs[param] = objects["dialog"]
-            elif "endpoint" in name:
-                kwargs[param] = objects["endpoint"]
-            elif "campaign" in name:
-                kwargs[param] = objects["campaign"]
-            elif "generation" in name:
-                kwargs[param] = objects["generation"]
-            elif "preprompt" in name:
-                kwargs[param] = objects["preprompt"]
-            elif "feedback" in name:
-                kwargs[param] = objects["feedback"]
-            else:
-                kwargs[param] = objects["prompt"]
-        elif param == "export_id":
-            kwargs[param] = objects["export"]
-        elif param == "task_id":
-            kwargs[param] = objects["ranking_task"] if ("rank" in name or "gold" in name) else objects["task_id"]
-        elif param == "target_id":
-            kwargs[param] = objects["ranking"]
-        elif param == "kind":
-            kwargs[param] = "ranking"
-        elif param == "queue":
-            kwargs[param] = "custom"
-        elif param == "chart":
-            kwargs[param] = "alpha"
-        elif param == "action":
-            kwargs[param] = "pause"
-        elif param == "name":
-            kwargs[param] = "manifest.json"
-        else:
-            kwargs[param] = objects[param]
-    return kwargs
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -198,7 +118,7 @@ def test_role_url_matrix(role, objects, users, client):
             continue
         allowed, overrides = spec
         cache.clear()
-        url = reverse(name, kwargs=_kwargs(name, path, objects))
+        url = reverse(name, kwargs=route_kwargs(name, path, objects))
         response = client.get(url)
         status = response.status_code
         is_api = url.startswith("/api/")

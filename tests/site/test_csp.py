@@ -1,5 +1,5 @@
-"""Content-Security-Policy: the header on every page (the role × URL walk of test_access_matrix.py), and
-templates and scripts that need no exception to it. The browser tests (tests/browser.py) fail on any
+"""Content-Security-Policy: the header on every page (every route × every role, walked as the access matrix
+walks them: tests/site/support.py), and templates and scripts that need no exception to it. The browser tests (tests/browser.py) fail on any
 violation a real page reports."""
 
 import re
@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from tests.site.test_access_matrix import ROLES, _kwargs, expected_roles, objects, site_routes  # noqa: F401
+from tests.site.support import ROLES, route_kwargs, site_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -36,17 +36,15 @@ def assert_site_policy(response, label: str) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_page_of_the_matrix_has_the_site_policy(role, objects, users, client):  # noqa: F811
+def test_every_page_of_the_matrix_has_the_site_policy(role, objects, users, client):
     from django.core.cache import cache
 
     if users[role] is not None:
         client.force_login(users[role])
     checked = 0
     for path, name in site_routes():
-        if expected_roles(name) is None:
-            continue
         cache.clear()
-        url = reverse(name, kwargs=_kwargs(name, path, objects))
+        url = reverse(name, kwargs=route_kwargs(name, path, objects))
         response = client.get(url)
         assert_site_policy(response, f"{role} GET {url} ({response.status_code})")
         checked += 1

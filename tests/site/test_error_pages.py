@@ -68,5 +68,6 @@ def test_login_page_does_not_offer_a_closed_sign_up(client):
     page = client.get(reverse("account_login")).content.decode()
     assert reverse("account_signup") not in page
     assert 'id="invitation-only"' in page
-    closed = client.get(reverse("account_signup"))
-    assert closed.status_code == 200  # still reachable by URL, and still closed without an invitation
+    closed = client.get(reverse("account_signup"))  # still reachable by URL, still closed without an invitation
+    assert closed.status_code == 200 and 'id="invitation-only"' in closed.content.decode()
+    assert "account/signup_closed.html" in [t.name for t in closed.templates]

@@ -20,7 +20,8 @@ from generation.models import Endpoint, Generation
 from prompts.models import Prompt
 from tests.factories import make_prompt
 
-pytestmark = pytest.mark.django_db
+# The reasons are asserted in English (the default UI language is Polish, and the messages are translated).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def _jsonl(*rows) -> bytes:
