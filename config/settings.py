@@ -240,6 +240,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Each caller's schema and docs list only the operations their role may call (annotators never see the
+    # admin API): drf-spectacular checks every view's permissions against the requesting user.
+    "SERVE_PUBLIC": False,
     # A collection URL served by one APIView per operation (core.api.operations) is documented per view.
     "PREPROCESSING_HOOKS": ["core.api.schema_operations"],
     # Enums named by what they are: seats A/B/C appear in several inputs (seat, custom_from) and are one enum,

@@ -80,3 +80,20 @@ def test_feedback_naming_nobody_is_a_field_error(qa_lead):
     response = api(qa_lead).post("/api/qa/feedback/", {"to_user": 10**9, "text": "Brawo", "task": TOO_BIG},
                                  format="json")
     assert response.status_code == 400 and {"to_user", "task"} <= set(response.json())
+
+
+def test_each_role_sees_only_the_operations_it_may_call(annotator, qa_lead, admin_user):
+    """/api/schema/ (and the docs built from it) is filtered by the caller's permissions."""
+
+    def operations(user) -> set[tuple[str, str]]:
+        response = api(user).get("/api/schema/", {"format": "json"})
+        assert response.status_code == 200
+        return {(m, p) for p, ops in response.json()["paths"].items() for m in ops}
+
+    mine, lead, admin = operations(annotator), operations(qa_lead), operations(admin_user)
+    assert ("post", "/api/tasks/next/") in mine and ("get", "/api/prompts/") in mine
+    assert not {p for _, p in mine if p.startswith(("/api/endpoints/", "/api/campaigns/", "/api/exports/"))}
+    assert not {p for _, p in mine if p.startswith("/api/qa/")}
+    assert {p for _, p in lead if p.startswith("/api/qa/")} and not {p for _, p in lead if p.startswith("/api/endpoints/")}
+    assert mine < admin and {p for _, p in admin if p.startswith("/api/endpoints/")}
+    assert APIClient().get("/api/schema/").status_code in (401, 403)
