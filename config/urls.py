@@ -20,12 +20,14 @@ urlpatterns = [
     path("api/", include("generation.api_urls")),
     path("api/", include("exports.api_urls")),
     path("api/", include("qa.api_urls")),
+    # annotation's task-assembly URLs live under generation/ (generation/campaigns/<pk>/assemble/): listed
+    # first so generation's campaigns/<pk>/<action>/ does not take "assemble" for an action.
+    path("", include("annotation.urls")),
     path("generation/", include("generation.urls")),
     path("exports/", include("exports.urls")),
     path("qa/", include("qa.urls")),
     path("", include("home.urls")),
     path("", include("core.urls")),
     path("", include("prompts.urls")),
-    path("", include("annotation.urls")),
     path("", include("dialogs.urls")),
 ]

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from core import converters  # noqa: F401 - registers <id:…> (database ids)
 from prompts import views as prompts
 
 app_name = "prompts"
@@ -8,6 +9,6 @@ urlpatterns = [
     path("prompts/new/", prompts.prompt_create, name="prompt_create"),
     path("prompts/mine/", prompts.my_prompts, name="my_prompts"),
     path("prompts/import/", prompts.prompt_import, name="prompt_import"),
-    path("prompts/<int:pk>/", prompts.prompt_detail, name="prompt_detail"),
-    path("prompts/<int:pk>/edit/", prompts.prompt_edit, name="prompt_edit"),
+    path("prompts/<id:pk>/", prompts.prompt_detail, name="prompt_detail"),
+    path("prompts/<id:pk>/edit/", prompts.prompt_edit, name="prompt_edit"),
 ]
