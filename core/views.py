@@ -44,7 +44,7 @@ def invitations(request):
         messages.success(request, _("Invitation created: %(link)s") % {"link": link})
         form = InvitationForm()
     items = Invitation.objects.select_related("invited_by", "accepted_by").order_by("-created")[:100]
-    return render(request, "core/invitations.html", {"form": form, "core:invitations": items})
+    return render(request, "core/invitations.html", {"form": form, "invitations": items})
 
 
 @require_http_methods(["GET"])

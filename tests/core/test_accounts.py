@@ -37,6 +37,8 @@ def test_invitation_opens_signup_with_its_role(client, admin_user, login):
     admin = login(admin_user)
     admin.post(reverse("core:invitations"), {"email": "ewa@example.com", "role": roles.QA_LEAD, "days": 3})
     invitation = Invitation.objects.get()
+    page = admin.get(reverse("core:invitations")).content.decode()
+    assert "ewa@example.com" in page  # the page lists the invitations it made
     admin.logout()
     assert client.get(reverse("core:invitation_accept", args=[invitation.token])).status_code == 302
     _signup(client)
