@@ -31,3 +31,5 @@ urlpatterns = [
     path("", include("prompts.urls")),
     path("", include("dialogs.urls")),
 ]
+
+handler404 = "core.views.page_not_found"  # JSON under /api/, the styled page elsewhere

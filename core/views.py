@@ -6,11 +6,13 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.http import require_http_methods
 
 from .access import admin_required
@@ -62,3 +64,10 @@ def favicon(request):
 
     Public (no login: the login page needs it too); temporary, so a new static name is picked up."""
     return redirect(static("favicon.ico"))
+
+
+def page_not_found(request, exception):
+    """404 for the whole site: API clients get DRF's JSON shape (`{"detail": …}`), people get the styled page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": _("Not found.")}, status=404)
+    return defaults.page_not_found(request, exception)

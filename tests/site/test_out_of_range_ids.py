@@ -36,3 +36,11 @@ def test_out_of_range_ids_are_404(role, users, client, seeded):
             assert status in (403, 404, 405), (role, method.__name__, url, status)
         checked += 1
     assert checked > 20
+
+
+def test_api_404_is_json_and_pages_get_the_styled_page(annotator, client):
+    client.force_login(annotator)
+    api = client.post(f"/api/tasks/{MAX_ID + 1}/rating/")
+    assert api.status_code == 404 and list(api.json()) == ["detail"]  # DRF's shape (text in the UI language)
+    page = client.get(f"/rate/{MAX_ID + 1}/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
